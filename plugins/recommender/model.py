@@ -1,0 +1,36 @@
+"""A two-tower retrieval model for implicit feedback.
+
+The user tower and the item tower each map an id through an embedding and Dense layers to
+an ``output_dim`` vector; the model's output is their dot product, a relevance logit for the
+(user, item) pair. Top-k retrieval scores one user against every item.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from zoo.plugin import Config
+
+
+def tower(ids, vocabulary: int, config: Config, name: str, reg):
+    x = keras.layers.Embedding(
+        vocabulary, config.embedding_dim, embeddings_regularizer=reg, name=f"{name}_embedding"
+    )(ids)
+    for i, units in enumerate(config.tower_units):
+        x = keras.layers.Dense(
+            units, activation=config.activation, kernel_regularizer=reg, name=f"{name}_dense_{i}"
+        )(x)
+    return keras.layers.Dense(config.output_dim, kernel_regularizer=reg, name=f"{name}_output")(
+        x
+    )
+
+
+def build(config: Config) -> keras.Model:
+    reg = keras.regularizers.L2(config.l2) if config.l2 else None
+    user_id = keras.Input(shape=(), dtype="int32", name="user_id")
+    item_id = keras.Input(shape=(), dtype="int32", name="item_id")
+    user = tower(user_id, config.num_users, config, "user", reg)
+    item = tower(item_id, config.num_items, config, "item", reg)
+    score = ops.sum(user * item, axis=-1)
+    return keras.Model({"user_id": user_id, "item_id": item_id}, score, name=config.model)

@@ -1,0 +1,9 @@
+"""A Transformer encoder for token-sequence classification: the ``transformer`` plugin.
+
+The model lives in ``model.py`` (``build``) and the data in ``data.py`` (``load``); both are
+imported only when a hook is called, so listing models never imports Keras.
+"""
+
+from zoo.plugin import lazy_hooks
+
+zoo_build, zoo_dataset = lazy_hooks(__name__)
