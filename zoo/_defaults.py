@@ -21,6 +21,7 @@ def zoo_train(model: Any, splits: Any, config: Any, callbacks: list[Any], initia
         validation_data=splits.validation,
         epochs=config.train["epochs"],
         initial_epoch=initial_epoch,
+        steps_per_epoch=splits.steps_per_epoch,
         callbacks=callbacks,
         verbose=0,
     )

@@ -42,8 +42,9 @@ class Splits:
     validation: Any
     test: Any
     arrays: dict[str, tuple[Any, Any]]  # split name -> (x, y) numpy
-    indices: dict[str, list[int]] = field(default_factory=dict)
+    indices: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # task-specific (held-out items)
+    steps_per_epoch: int = 1  # batches per epoch of ``train`` (a continuous stream)
 
 
 @dataclass

@@ -13,6 +13,14 @@ from typing import Any
 
 from zoo.errors import ConfigError, did_you_mean
 
+
+class UnknownHParamError(ConfigError, KeyError):
+    """Reading an undeclared key from a Config (a KeyError, so ``Config.get`` works)."""
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
+
+
 TYPES = ("int", "float", "bool", "str", "list[int]", "list[float]")
 
 
@@ -170,7 +178,22 @@ def hparam_from_toml(name: str, raw: Any, where: str) -> HParam:
         )
     if "default" not in raw:
         raise RegistryError(f"{where}: hparams.{name} has no default", "add default = ...")
+    for bound in ("min", "max"):
+        value = raw.get(bound)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise RegistryError(
+                f"{where}: hparams.{name}.{bound} is {value!r}", "expected a number"
+            )
+    if raw.get("min") is not None and raw.get("max") is not None and raw["min"] > raw["max"]:
+        raise RegistryError(
+            f"{where}: hparams.{name} has min {raw['min']!r} > max {raw['max']!r}",
+            "expected min <= max",
+        )
     choices = raw.get("choices")
+    if choices is not None and (not isinstance(choices, list) or not choices):
+        raise RegistryError(
+            f"{where}: hparams.{name}.choices is {choices!r}", "expected a non-empty array"
+        )
     spec = HParam(
         name=name,
         type=type_,
@@ -205,7 +228,7 @@ class Config(Mapping[str, Any]):
         try:
             return self.values[key]
         except KeyError:
-            raise ConfigError(
+            raise UnknownHParamError(
                 f"model '{self.model}' has no hyper-parameter '{key}'",
                 "valid keys: " + ", ".join(sorted(self.values)),
             ) from None

@@ -1,0 +1,137 @@
+"""`zoo train`, `zoo evaluate`, `zoo predict`: thin wrappers over zoo.runner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from zoo.cli.output import echo_json
+
+
+def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
+    """``--set key=value`` pairs; values stay strings and are typed by the model's specs."""
+    from zoo.errors import ConfigError
+
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r} is not key=value", "e.g. --set units=128")
+        out[key.strip()] = value
+    return out
+
+
+@click.command("train")
+@click.argument("name", required=False)
+@click.option("--data", type=click.Path(), help="Your data (file or folder); default: built-in.")
+@click.option("--epochs", type=int, help="Maximum epochs (early stopping may end sooner).")
+@click.option("--batch-size", type=int, help="Examples per step.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Hyper-parameter.")
+@click.option("--config", "config_file", type=click.Path(), help="TOML file of options.")
+@click.option("--output", type=click.Path(), help="Run folder (default runs/<model>-<time>).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--resume", type=click.Path(), help="Continue a run folder that was stopped.")
+@click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def train_cmd(
+    name: str | None,
+    data: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    sets: tuple[str, ...],
+    config_file: str | None,
+    output: str | None,
+    seed: int,
+    resume: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Train model NAME on its built-in dataset (or --data) and write a run folder."""
+    from zoo.runner import train
+
+    options = parse_sets(sets)
+    if epochs is not None:
+        options["epochs"] = epochs
+    if batch_size is not None:
+        options["batch_size"] = batch_size
+    if resume and options:
+        from zoo.errors import ConfigError
+
+        raise ConfigError(
+            "--resume continues a run with its recorded options",
+            "drop --epochs/--batch-size/--set, or start a new run",
+        )
+    run = train(
+        name,
+        data,
+        seed=seed,
+        output=output,
+        resume=resume,
+        config=config_file,
+        verbose=not (quiet or as_json),
+        **options,
+    )
+    if as_json:
+        echo_json({"run": str(run.path), **run.metrics})
+        return
+    m = run.metrics
+    test = ", ".join(f"{k}={v:.4f}" for k, v in m["test"].items())
+    base = ", ".join(f"{k}={v:.4f}" for k, v in m["baselines"].items())
+    click.echo(f"run folder   {run.path}")
+    click.echo(f"test         {test}")
+    if base:
+        click.echo(f"baselines    {base}")
+    click.echo(
+        f"epochs       {m['epochs_run']} (best {m['best_epoch']}), {m['wall_time_s']:.1f}s"
+        + (f", {m['samples_per_s']:.0f} samples/s" if m["samples_per_s"] else "")
+    )
+
+
+@click.command("evaluate")
+@click.argument("model")
+@click.option("--data", type=click.Path(), help="Evaluate on this data instead of the test split.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def evaluate_cmd(model: str, data: str | None, as_json: bool) -> None:
+    """Evaluate MODEL (a run folder, NAME or NAME:TAG)."""
+    from zoo.runner import evaluate
+
+    result = evaluate(model, data)
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(
+        f"{result['model']} on {result['data']} ({result['scope']}, {result['examples']} examples)"
+    )
+    for key, value in result["test"].items():
+        click.echo(f"  {key:<24} {value:.4f}")
+    for key, value in result["baselines"].items():
+        click.echo(f"  {key:<24} {value:.4f}  (baseline)")
+
+
+@click.command("predict")
+@click.argument("model")
+@click.option("--data", required=True, type=click.Path(), help="Examples to predict.")
+@click.option("--output", type=click.Path(), help="Write predictions to .json or .csv.")
+@click.option("--top-k", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
+def predict_cmd(model: str, data: str, output: str | None, top_k: int, as_json: bool) -> None:
+    """Predict with MODEL (a run folder, NAME or NAME:TAG) on --data."""
+    from zoo.runner import predict
+
+    rows = predict(model, data, output=output, top_k=top_k)
+    if as_json:
+        echo_json(rows)
+        return
+    if output:
+        click.echo(f"wrote {len(rows)} predictions to {output}")
+        return
+    for row in rows[:50]:
+        if "items" in row:
+            click.echo(f"user {row['user_id']}: {', '.join(map(str, row['items']))}")
+        elif "label" in row:
+            click.echo(f"{row['index']}: {row['label']} ({row['probability']:.3f})")
+        else:
+            click.echo(f"{row['index']}: {row['value']:.4f}")
+    if len(rows) > 50:
+        click.echo(f"... {len(rows) - 50} more (use --output FILE)")

@@ -1,0 +1,171 @@
+"""Callbacks of the shared runner: progress, per-epoch checkpoints, resumable early stopping.
+
+Checkpoints hold the layer weights, the optimizer's variables, the early-stopping state
+and the history so far; restoring all four lets ``--resume`` continue exactly where a
+killed run stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from zoo.runs import atomic_write_bytes, atomic_write_json, save_weights_atomic
+
+CHECKPOINTS = "checkpoints"
+
+
+class Progress(keras.callbacks.Callback):
+    """A batch progress bar on a terminal, one line per epoch elsewhere (logs, CI)."""
+
+    def __init__(self, epochs: int, steps: int, stream: Any = None) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self.steps = steps
+        self.stream = stream or sys.stdout
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.bar: keras.utils.Progbar | None = None
+        self.started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = time.perf_counter()
+        if self.tty:
+            print(f"Epoch {epoch + 1}/{self.epochs}", file=self.stream)
+            self.bar = keras.utils.Progbar(self.steps, stateful_metrics=None)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.bar is not None:
+            self.bar.update(batch + 1, values=list((logs or {}).items()))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        seconds = time.perf_counter() - self.started
+        shown = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if _is_number(v))
+        if self.bar is not None:
+            self.bar = None
+            print(f"  {seconds:.1f}s - {shown}", file=self.stream)
+        else:
+            print(f"epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {shown}", file=self.stream)
+        self.stream.flush()
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping whose wait/best counters can be restored from a checkpoint."""
+
+    def __init__(self, restored: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.restored = restored or {}
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        if self.restored:
+            self.wait = int(self.restored["wait"])
+            best = self.restored["best"]
+            self.best = None if best is None else float(best)
+            self.best_epoch = int(self.restored.get("best_epoch", 0))
+
+    def snapshot(self) -> dict[str, Any]:
+        best = self.best
+        return {
+            "wait": int(self.wait),
+            "best": float(best) if best is not None else None,
+            "best_epoch": int(getattr(self, "best_epoch", 0) or 0),
+            "stopped_epoch": int(self.stopped_epoch),
+        }
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """After every epoch: weights, optimizer variables, early-stopping state, history.
+
+    Also keeps ``best.weights.h5`` (lowest validation loss) so the final model is the best
+    epoch's, as with ``restore_best_weights``.
+    """
+
+    def __init__(
+        self, run_dir: Path, early_stopping: ResumableEarlyStopping | None, history: dict
+    ) -> None:
+        super().__init__()
+        self.folder = Path(run_dir) / CHECKPOINTS
+        self.early_stopping = early_stopping
+        self.history = history  # metric -> list, including epochs before a resume
+        self.best = float(history.get("_best_val_loss", [np.inf])[-1])
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        for key, value in logs.items():
+            if _is_number(value):
+                self.history.setdefault(key, []).append(float(value))
+        val_loss = float(logs.get("val_loss", logs.get("loss", np.inf)))
+        if val_loss < self.best:
+            self.best = val_loss
+            save_weights_atomic(self.model, self.folder / "best.weights.h5")
+        self.history["_best_val_loss"] = [self.best]
+        save_weights_atomic(self.model, self.folder / "last.weights.h5")
+        save_optimizer(self.model.optimizer, self.folder / "last.optimizer.npz")
+        state = {
+            "epochs_done": epoch + 1,
+            "history": self.history,
+            "early_stopping": self.early_stopping.snapshot() if self.early_stopping else None,
+        }
+        write_history_csv(self.history, Path(self.folder).parent / "history.csv")
+        # state.json last: it is what --resume trusts, so it only ever points at files
+        # that are already complete.
+        atomic_write_json(self.folder / "state.json", state)
+
+
+def save_optimizer(optimizer: Any, path: Path) -> None:
+    import io
+
+    arrays = {f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def restore_checkpoint(model: Any, run_dir: Path) -> dict[str, Any] | None:
+    """Load the last checkpoint into a compiled ``model``; return its state (or None)."""
+    folder = Path(run_dir) / CHECKPOINTS
+    state_file = folder / "state.json"
+    if not state_file.is_file():
+        return None
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    model.load_weights(folder / "last.weights.h5")
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
+    with np.load(folder / "last.optimizer.npz") as saved:
+        values = [saved[f"v{i}"] for i in range(len(saved.files))]
+    if len(values) != len(optimizer.variables):
+        from zoo.runs import RunError
+
+        raise RunError(
+            f"checkpoint in {folder} does not match the model's optimizer",
+            "resume with the same model and options it was started with",
+        )
+    for variable, value in zip(optimizer.variables, values, strict=True):
+        variable.assign(value)
+    return state
+
+
+def write_history_csv(history: dict[str, list[float]], path: Path) -> None:
+    """history.csv with one row per epoch (rewritten whole, atomically, every epoch)."""
+    keys = [k for k in history if not k.startswith("_")]
+    rows = max((len(history[k]) for k in keys), default=0)
+    lines = [",".join(["epoch", *keys])]
+    for i in range(rows):
+        values = [repr(history[k][i]) if i < len(history[k]) else "" for k in keys]
+        lines.append(",".join([str(i + 1), *values]))
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
