@@ -30,6 +30,10 @@ COMMANDS = {
 }
 
 
+# Commands that run TensorFlow: it is imported (quietly) before they start.
+HEAVY_COMMANDS = {"train", "evaluate", "predict", "export"}
+
+
 class ZooGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in COMMANDS if self._load(name) is not None]
@@ -64,6 +68,10 @@ class ZooGroup(click.Group):
 
     def resolve_command(self, ctx, args):  # type: ignore[no-untyped-def]
         name = args[0] if args else ""
+        if name in HEAVY_COMMANDS and not {"-h", "--help"} & set(args):
+            from zoo._quiet import import_tensorflow_quietly
+
+            import_tensorflow_quietly()
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
             hint = did_you_mean(name, COMMANDS)
             raise click.UsageError(f"no such command '{name}'" + (f"; {hint}" if hint else ""))

@@ -22,6 +22,7 @@ def zoo_train(model: Any, splits: Any, config: Any, callbacks: list[Any], initia
         epochs=config.train["epochs"],
         initial_epoch=initial_epoch,
         steps_per_epoch=splits.steps_per_epoch,
+        shuffle=False,  # the stream is already shuffled, per epoch, by the seed
         callbacks=callbacks,
         verbose=0,
     )

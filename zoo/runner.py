@@ -245,6 +245,11 @@ def train(
     check_inputs(model, dataset.x, ref.model.name)
     split = split_arrays(task, dataset, cfg, seed)
     n_train = _count(split["train"][0])
+    if isinstance(task, RetrievalTask) and cfg.train["test_split"] and not _count(split["test"][0]):
+        raise DataError(
+            f"data {dataset.name} leaves no interactions to test on ({len(dataset)} interactions)",
+            "give users several interactions each, or lower test_split",
+        )
     if n_train == 0:
         raise DataError(
             f"data {dataset.name} has too few examples to split ({len(dataset)})",
@@ -344,7 +349,7 @@ def train(
         shown, task.main_metric, run_dir / "curves.png", f"{ref.model.name} — {run_dir.name}"
     )
     atomic_write_json(run_dir / METRICS_FILE, metrics)
-    save_weights_atomic(model, run_dir / "model.weights.h5")
+    save_weights_atomic(_without_optimizer(ref, cfg, model), run_dir / "model.weights.h5")
     run_info["status"] = "complete"
     run_info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     if record is not None:
@@ -358,6 +363,14 @@ def train(
         model=model,
         history=shown,
     )
+
+
+def _without_optimizer(ref: ModelRef, cfg: Config, model: Any) -> Any:
+    """An uncompiled twin of ``model`` with its weights: the final weights file then holds
+    the layers only (no optimizer moments), which keeps shipped weights small."""
+    twin = build_model(ref, cfg, compile=False)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def _count(x: Any) -> int:
@@ -420,8 +433,9 @@ def trained_model(name_or_run: str | Path) -> tuple[ModelRef, Config, Any, dict,
         record = read_run(name_or_run)
         ref = get_catalog().resolve(record.model)
         cfg = make_config(ref, [(f"{name_or_run}/run.toml", {**record.hparams, **record.train})])
-        model = build_model(ref, cfg)
+        model = build_model(ref, cfg, compile=False)
         model.load_weights(record.weights_path)
+        task_for(ref.architecture.task).compile(model, cfg)
         return ref, cfg, model, record.state, record.seed
     name = str(name_or_run)
     ref = get_catalog().resolve(name)
@@ -448,6 +462,8 @@ def evaluate(
     ref, cfg, model, state, seed = trained_model(name_or_run)
     task = task_for(ref.architecture.task)
     dataset = load_dataset(ref, cfg, data, state=state or None)
+    if data is None:  # the same examples the run was trained and tested on
+        dataset = subsample(dataset, cfg.train["max_examples"], seed)
     check_inputs(model, dataset.x, ref.model.name)
     if data is None or isinstance(task, RetrievalTask):
         split = split_arrays(task, dataset, cfg, seed)
@@ -470,7 +486,7 @@ def evaluate(
 
 def predict(
     name_or_run: str | Path,
-    data: str | Path,
+    data: str | Path | None,
     *,
     output: str | Path | None = None,
     top_k: int = 3,
