@@ -108,13 +108,20 @@ def _valid(spec: dict) -> str:
 
 @click.command("plugins")
 @click.option("--errors", is_flag=True, help="Only plugins with problems.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Also import every plugin and check its hooks (finds import errors; imports plugin code).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins_cmd(errors: bool, as_json: bool) -> None:
+def plugins_cmd(errors: bool, check: bool, as_json: bool) -> None:
     """List installed plugins with their package, status and error."""
     import zoo.api
     from zoo.catalog import get_catalog, require_ok
 
-    records = zoo.api.plugins()
+    if check:
+        get_catalog().host.load_all()
+    records = zoo.api.list_plugins()
     if errors:
         records = [r for r in records if r["status"] != "ok"]
     if as_json:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from zoo.catalog import use_registry
 from zoo.errors import (
     ConfigError,
     DataError,
@@ -37,7 +36,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _LAZY = {
     "list_models": "zoo.api",
     "info": "zoo.api",
-    "plugins": "zoo.api",
+    "list_plugins": "zoo.api",
+    "use_registry": "zoo.catalog",
     "create": "zoo.api",
     "load": "zoo.loading",
     "train": "zoo.runner",
@@ -48,7 +48,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from zoo.api import create, info, list_models, plugins
+    from zoo.api import create, info, list_models, list_plugins
+    from zoo.catalog import use_registry
     from zoo.exporting import export
     from zoo.loading import load
     from zoo.runner import evaluate, predict, train
@@ -86,7 +87,7 @@ __all__ = [
     "info",
     "list_models",
     "load",
-    "plugins",
+    "list_plugins",
     "predict",
     "train",
     "use_registry",

@@ -101,12 +101,14 @@ def find_registry_file(module: str) -> Path | None:
     top-level package.
     """
     spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin in (None, "built-in", "frozen"):
+    if spec is None:
+        raise ModuleNotFoundError(f"module '{module}' named by the entry point is not installed")
+    if spec.origin in (None, "built-in", "frozen"):
         return None
     origin = Path(spec.origin)
     folder = origin.parent
     depth = module.count(".") + (0 if spec.submodule_search_locations else -1)
-    for _ in range(max(depth, 0) + 1):
+    for _ in range(depth + 1):  # none for a top-level single-file module
         candidate = folder / "registry.toml"
         if candidate.is_file():
             return candidate

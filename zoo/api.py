@@ -94,7 +94,7 @@ def info(name: str) -> dict[str, Any]:
     }
 
 
-def plugins() -> list[dict[str, Any]]:
+def list_plugins() -> list[dict[str, Any]]:
     """Every discovered plugin with its package, version, status and error."""
     catalog = get_catalog()
     return [r.to_dict() for r in catalog.host.records.values()]
@@ -129,7 +129,9 @@ def make_config(
 ) -> Config:
     """Validated config: architecture defaults <- preset <- weights <- each (source, values)."""
     model = ref.model
-    hp_layers: list[tuple[str, Mapping[str, Any]]] = [(f"{model.origin}: models.{model.name}", model.hparams)]
+    hp_layers: list[tuple[str, Mapping[str, Any]]] = [
+        (f"{model.origin}: models.{model.name}", model.hparams)
+    ]
     train_layers: list[tuple[str, Mapping[str, Any]]] = [
         (f"{model.origin}: models.{model.name}.train", model.train)
     ]
@@ -152,12 +154,13 @@ def make_config(
 
 def build_model(ref: ModelRef, config: Config, *, compile: bool = True) -> keras.Model:
     """Call the owning plugin's ``zoo_build`` and compile the result for its task."""
+    # Load the plugin first: a broken plugin fails fast, before TensorFlow is imported.
+    hook = get_catalog().host.owner_hook(ref.plugin, "zoo_build")
     import keras
 
     from zoo.tasks import task_for
 
-    host = get_catalog().host
-    model = host.owner_hook(ref.plugin, "zoo_build")(config=config)
+    model = hook(config=config)
     if not isinstance(model, keras.Model):
         raise PluginError(
             f"plugin '{ref.plugin}': zoo_build returned {type(model).__name__} for "

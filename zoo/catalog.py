@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,7 @@ class Catalog:
 
     def _add_plugin_registries(self) -> None:
         by_file: dict[Path, list[PluginRecord]] = {}
+        disabled = {r.name for r in self.host.records.values() if r.status == "disabled"}
         for record in self.host.records.values():
             if record.status == "disabled":
                 continue
@@ -103,16 +105,19 @@ class Catalog:
             by_file.setdefault(path.resolve(), []).append(record)
         seen_models: dict[str, PluginRecord] = {}
         seen_archs: dict[str, PluginRecord] = {}
+        parsed: list[tuple[Path, list[PluginRecord], RegistryFile, dict[str, PluginRecord]]] = []
         for path, records in by_file.items():
             try:
                 reg = load_registry(records[0].registry or path)
-                owners = _assign_owners(reg, records)
+                owners = _assign_owners(reg, records, disabled)
             except RegistryError as exc:
                 for record in records:
                     self.host.fail(record, f"bad registry: {exc}")
                 continue
             self.layers.append(path)
             for arch in reg.architectures.values():
+                if arch.plugin in disabled:  # a disabled plugin sharing this file
+                    continue
                 owner = self.host.records[arch.plugin or ""]
                 if arch.name in seen_archs and seen_archs[arch.name] is not owner:
                     self._conflict("architecture", arch.name, seen_archs[arch.name], owner)
@@ -120,8 +125,16 @@ class Catalog:
                 seen_archs[arch.name] = owner
                 self.architectures[arch.name] = arch
                 owner.architectures.append(arch.name)
+            parsed.append((path, records, reg, owners))
+        # models second, so a package may add presets of another package's architecture
+        for path, records, reg, owners in parsed:
             for model in reg.models.values():
+                declared = reg.architectures.get(model.architecture)
+                if declared is not None and declared.plugin in disabled:
+                    self.host.records[declared.plugin].models.append(model.name)
+                    continue
                 owner = owners.get(model.architecture)
+                declarer = owner or records[0]  # the package whose file declares the model
                 if owner is None:
                     arch = self.architectures.get(model.architecture)
                     owner = self.host.records.get(arch.plugin or "") if arch else None
@@ -133,10 +146,15 @@ class Catalog:
                             f"'{model.architecture}' is not declared by any plugin",
                         )
                     continue
-                if model.name in seen_models and seen_models[model.name] is not owner:
-                    self._conflict("model", model.name, seen_models[model.name], owner)
+                if model.name in seen_models and seen_models[model.name] is not declarer:
+                    self._conflict("model", model.name, seen_models[model.name], declarer)
                     continue
-                seen_models[model.name] = owner
+                try:
+                    _check_preset(model, self.architectures[model.architecture], path)
+                except RegistryError as exc:
+                    self.host.fail(declarer, f"bad registry: {exc}")
+                    continue
+                seen_models[model.name] = declarer
                 self.models[model.name] = model
                 owner.models.append(model.name)
         for name in self.conflicts:
@@ -178,6 +196,7 @@ class Catalog:
                     f"{path}: models.{model.name}: unknown architecture '{merged.architecture}'",
                     hint or "installed: " + ", ".join(sorted(self.architectures)),
                 )
+            _check_preset(merged, self.architectures[merged.architecture], path)
             self.models[model.name] = merged
         self.layers.append(path.resolve())
 
@@ -212,10 +231,11 @@ class Catalog:
                     f"{'disabled' if record.status == 'disabled' else 'broken'}: {record.error}",
                     "see `zoo plugins --errors`",
                 )
-        hint = did_you_mean(name, self.models)
-        raise UnknownModelError(
-            f"unknown model '{name}'", hint or "`zoo list` shows the installed models"
-        )
+        hint = did_you_mean(name, self.models) or "`zoo list` shows the installed models"
+        broken = sorted(r.name for r in self.host.records.values() if r.status == "error")
+        if broken:
+            hint += f"; broken plugin(s) {', '.join(broken)} may declare it: `zoo plugins --errors`"
+        raise UnknownModelError(f"unknown model '{name}'", hint)
 
     def list(
         self, pattern: str | None = None, task: str | None = None, pretrained: bool | None = None
@@ -237,9 +257,23 @@ class Catalog:
 
 
 def _matches(name: str, pattern: str) -> bool:
+    pattern = pattern.lower()  # model names are lower-case (registry schema)
     if any(ch in pattern for ch in "*?["):
         return fnmatch.fnmatchcase(name, pattern)
     return pattern in name
+
+
+def _check_preset(model: ModelEntry, arch: ArchitectureEntry, path: Path) -> None:
+    """A preset's hparams and train tables must fit the architecture's declarations."""
+    from zoo.hparams import resolve
+    from zoo.options import TRAIN_OPTIONS
+
+    where = f"{path}: models.{model.name}"
+    try:
+        resolve(arch.hparams, [(f"{where}.hparams", model.hparams)], model=model.name)
+        resolve(TRAIN_OPTIONS, [(f"{where}.train", model.train)], model=model.name)
+    except ZooError as exc:
+        raise RegistryError(exc.message, exc.hint) from None
 
 
 def _find_registry(record: PluginRecord) -> Path | None:
@@ -248,7 +282,9 @@ def _find_registry(record: PluginRecord) -> Path | None:
     return find_registry_file(record.module)
 
 
-def _assign_owners(reg: RegistryFile, records: list[PluginRecord]) -> dict[str, PluginRecord]:
+def _assign_owners(
+    reg: RegistryFile, records: list[PluginRecord], disabled: Collection[str] = ()
+) -> dict[str, PluginRecord]:
     """Which plugin implements each architecture of a registry file shipped by ``records``."""
     names = {r.name: r for r in records}
     owners: dict[str, PluginRecord] = {}
@@ -261,6 +297,8 @@ def _assign_owners(reg: RegistryFile, records: list[PluginRecord]) -> dict[str, 
                     "add plugin = '<entry-point name>'",
                 )
             arch.plugin = records[0].name
+        elif arch.plugin in disabled:
+            continue
         elif arch.plugin not in names:
             raise RegistryError(
                 f"{reg.path}: architectures.{arch.name}.plugin is '{arch.plugin}'",

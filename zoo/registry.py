@@ -39,9 +39,11 @@ from typing import Any
 
 from zoo.errors import RegistryError
 from zoo.hparams import HParam, hparam_from_toml
+from zoo.options import TRAIN_OPTIONS
 
 SCHEMA_VERSION = 1
 FORMATS = ("keras", "savedmodel", "onnx", "litert")
+TASKS = ("classification", "regression", "retrieval", "reconstruction")  # see zoo.tasks.task_for
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -80,6 +82,10 @@ _WEIGHT_KEYS = {
     "description": str,
     "hparams": dict,
 }
+# names a plugin reads as ``config.<name>`` that are Config's own attributes or methods
+_CONFIG_ATTRS = frozenset(
+    ("model", "architecture", "values", "specs", "train", "get", "keys", "items", "to_dict")
+)
 _WEIGHT_REQUIRED = ("name", "source", "sha256", "size")
 _TYPE_NAMES = {str: "a string", list: "an array", dict: "a table", int: "an integer"}
 
@@ -212,9 +218,24 @@ def parse_registry(data: Mapping[str, Any], path: Path) -> RegistryFile:
         if not isinstance(raw, Mapping):
             raise RegistryError(f"{loc} is {type(raw).__name__}", "expected a table")
         _check_keys(raw, _ARCH_KEYS, loc)
-        for fmt in raw.get("export_formats", []):
-            if not isinstance(fmt, str):
-                raise RegistryError(f"{loc}: export_formats has {fmt!r}", "expected strings")
+        for fmt in [*raw.get("export_formats", []), *raw.get("unsupported_formats", {})]:
+            if fmt not in FORMATS:
+                raise RegistryError(
+                    f"{loc}: unknown export format {fmt!r}", "expected one of " + ", ".join(FORMATS)
+                )
+        task = raw.get("task", "classification")
+        if not (task in TASKS or task.endswith(("-classification", "-regression"))):
+            raise RegistryError(
+                f"{loc}: task '{task}' is not known",
+                "expected *-classification, *-regression, " + ", ".join(TASKS),
+            )
+        for key in raw.get("hparams", {}):
+            if key in TRAIN_OPTIONS or key in _CONFIG_ATTRS:
+                what = "a training option" if key in TRAIN_OPTIONS else "a Config attribute"
+                raise RegistryError(
+                    f"{loc}: hparams.{key} clashes with {what} of the same name",
+                    "rename the hyper-parameter",
+                )
         hparams = {
             key: hparam_from_toml(key, spec, loc) for key, spec in raw.get("hparams", {}).items()
         }
@@ -272,8 +293,11 @@ def merge_model(base: ModelEntry, override: ModelEntry) -> ModelEntry:
         merged.tags = list(override.tags)
     if override.architecture and override.architecture != base.architecture:
         merged.architecture = override.architecture
+        merged.hparams = dict(override.hparams)  # the old architecture's keys do not apply
         merged.params = override.params
     elif override.params is not None:
         merged.params = override.params
+    elif any(base.hparams.get(k, object()) != v for k, v in override.hparams.items()):
+        merged.params = None  # the count no longer describes the changed hyper-parameters
     merged.weights.update(override.weights)
     return merged

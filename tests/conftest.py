@@ -1,0 +1,98 @@
+"""Shared fixtures: a clean zoo environment per test and a runner for the `zoo` script."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+ZOO_ENV_VARS = (
+    "ZOO_REGISTRY",
+    "ZOO_STRICT_PLUGINS",
+    "ZOO_DISABLE_PLUGINS",
+    "ZOO_OFFLINE",
+    "ZOO_HOME",
+)
+BUILTIN_MODELS = (
+    "cnn",
+    "cnn-small",
+    "mlp",
+    "mlp-deep",
+    "recommender",
+    "rnn",
+    "rnn-gru",
+    "transformer",
+    "transformer-tiny",
+)
+
+
+def zoo_script() -> str:
+    """The installed `zoo` console script of the interpreter running the tests."""
+    candidate = Path(sys.executable).with_name("zoo")
+    if candidate.is_file():
+        return str(candidate)
+    found = shutil.which("zoo")
+    if found is None:
+        pytest.skip("the `zoo` console script is not installed")
+    return found
+
+
+def clean_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """os.environ without ZOO_* settings (but with the test's own ZOO_HOME), plus ``env``."""
+    out = {k: v for k, v in os.environ.items() if k not in ZOO_ENV_VARS or k == "ZOO_HOME"}
+    out.pop("PYTHONPATH", None)
+    out["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    out.update(env or {})
+    return out
+
+
+def run_zoo(
+    *args: str, env: Mapping[str, str] | None = None, cwd: str | Path | None = None
+) -> tuple[int, str, str]:
+    """Run the installed `zoo` script; return (returncode, stdout, stderr)."""
+    proc = subprocess.run(
+        [zoo_script(), *args],
+        env=clean_env(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def run_python(
+    code: str, env: Mapping[str, str] | None = None, cwd: str | Path | None = None
+) -> tuple[int, str, str]:
+    """Run ``python -c code`` with the test interpreter; return (returncode, stdout, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=clean_env(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture(autouse=True)
+def clean_zoo(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Every test starts with no ZOO_* variables, an empty ZOO_HOME, an empty cwd (so no
+    ./registry.toml layer) and a fresh catalog. The folders are not inside ``tmp_path``."""
+    import zoo.catalog
+
+    for name in ZOO_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path_factory.mktemp("zoo-home")))
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    zoo.catalog.reset()
+    yield
+    zoo.catalog.reset()
