@@ -103,9 +103,15 @@ class Checkpoint(keras.callbacks.Callback):
         self.early_stopping = early_stopping
         self.history = history  # metric -> list, including epochs before a resume
         self.best = float(history.get("_best_val_loss", [np.inf])[-1])
+        self.epoch_started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
+        seconds = time.perf_counter() - self.epoch_started
+        self.history.setdefault("_epoch_seconds", []).append(round(seconds, 4))
         for key, value in logs.items():
             if _is_number(value):
                 self.history.setdefault(key, []).append(float(value))
@@ -116,15 +122,15 @@ class Checkpoint(keras.callbacks.Callback):
         self.history["_best_val_loss"] = [self.best]
         save_weights_atomic(self.model, self.folder / "last.weights.h5")
         save_optimizer(self.model.optimizer, self.folder / "last.optimizer.npz")
+        write_history_csv(self.history, self.folder.parent / "history.csv")
         state = {
             "epochs_done": epoch + 1,
             "history": self.history,
             "early_stopping": self.early_stopping.snapshot() if self.early_stopping else None,
         }
-        write_history_csv(self.history, Path(self.folder).parent / "history.csv")
         # state.json last: it is what --resume trusts, so it only ever points at files
         # that are already complete.
-        atomic_write_json(self.folder / "state.json", state)
+        atomic_write_json(self.folder / "state.json", state, fsync=False)
 
 
 def save_optimizer(optimizer: Any, path: Path) -> None:
@@ -133,7 +139,7 @@ def save_optimizer(optimizer: Any, path: Path) -> None:
     arrays = {f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue(), fsync=False)
 
 
 def restore_checkpoint(model: Any, run_dir: Path) -> dict[str, Any] | None:
@@ -168,4 +174,4 @@ def write_history_csv(history: dict[str, list[float]], path: Path) -> None:
     for i in range(rows):
         values = [repr(history[k][i]) if i < len(history[k]) else "" for k in keys]
         lines.append(",".join([str(i + 1), *values]))
-    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"), fsync=False)

@@ -38,15 +38,19 @@ class RunError(ZooError):
     """A run folder that is missing, incomplete or inconsistent."""
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+
+    ``fsync=False`` skips flushing to the disk: the rename still protects against a killed
+    process (per-epoch checkpoints use it; final run files are flushed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -57,8 +61,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+def atomic_write_json(path: Path, data: Any, *, fsync: bool = True) -> None:
+    text = json.dumps(data, indent=2, default=_jsonable) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
 
 
 def _jsonable(value: Any) -> Any:

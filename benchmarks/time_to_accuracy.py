@@ -1,0 +1,156 @@
+"""Time to accuracy: the zoo's defaults against the seed's recipe, per built-in model.
+
+    python benchmarks/time_to_accuracy.py [MODEL ...] [--max-epochs 60]
+
+The seed's recipe is ``model.fit(x, y, epochs=..., batch_size=32)`` on numpy arrays with
+Adam(1e-3) and no early stopping, on the same model, data and split. The zoo's is
+``zoo.train(MODEL)`` with the registry defaults. After every epoch a watcher scores the
+held-out test split; the clock counts training time only (the watcher's own evaluation is
+excluded) until the target is reached. Goal: zoo / seed <= 0.5x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import default_arrays, machine, quiet_tensorflow, run_child
+
+TARGETS = {  # model -> (metric, target); recommender: 2x the popularity baseline
+    "cnn": ("accuracy", 0.97),
+    "mlp": ("accuracy", 0.90),
+    "rnn": ("accuracy", 0.90),
+    "transformer": ("accuracy", 0.90),
+    "recommender": ("recall_at_10", None),
+}
+
+
+def make_watcher(model_name: str, data: dict[str, Any], target: float) -> Any:
+    import keras
+
+    from zoo.tasks import evaluate_split, task_for
+
+    task = task_for(data["ref"].architecture.task)
+    metric = TARGETS[model_name][0]
+
+    class Watcher(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.train_seconds = 0.0
+            self.reached_after: float | None = None
+            self.epochs = 0
+            self.best = 0.0
+
+        def on_train_begin(self, logs=None):  # type: ignore[no-untyped-def]
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):  # type: ignore[no-untyped-def]
+            self.train_seconds += time.perf_counter() - self.started
+            self.epochs = epoch + 1
+            score = evaluate_split(task, self.model, data, data["config"], 256)[metric]
+            self.best = max(self.best, score)
+            if score >= target and self.reached_after is None:
+                self.reached_after = self.train_seconds
+                self.model.stop_training = True
+            self.started = time.perf_counter()
+
+    return Watcher()
+
+
+def child(kind: str, model_name: str, max_epochs: int) -> dict[str, Any]:
+    quiet_tensorflow()
+    import keras
+
+    import zoo
+    from zoo.api import build_model
+    from zoo.tasks import baselines, task_for
+
+    data = default_arrays(model_name)
+    metric, target = TARGETS[model_name]
+    if target is None:
+        base = baselines(task_for(data["ref"].architecture.task), data, data["config"])
+        target = 2 * base["popularity_recall_at_10"]
+    watcher = make_watcher(model_name, data, target)
+    if kind == "zoo":
+        zoo.train(
+            model_name,
+            output=Path(tempfile.mkdtemp(prefix="zoo-tta-")) / "run",
+            verbose=False,
+            callbacks=[watcher],
+        )
+    else:
+        keras.utils.set_random_seed(0)
+        model = build_model(data["ref"], data["config"], compile=False)
+        task = task_for(data["ref"].architecture.task)
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3), loss=task.loss(), metrics=task.metrics()
+        )
+        x, y = data["train"]
+        model.fit(x, y, epochs=max_epochs, batch_size=32, callbacks=[watcher], verbose=0)
+    return {
+        "seconds": watcher.reached_after,
+        "epochs": watcher.epochs,
+        "best": watcher.best,
+        "target": target,
+        "metric": metric,
+        "train_seconds": watcher.train_seconds,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("models", nargs="*", default=list(TARGETS))
+    parser.add_argument("--max-epochs", type=int, default=60)
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "MODEL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child[0], args.child[1], args.max_epochs)))
+        return 0
+    rows = []
+    for name in args.models:
+        results = {}
+        for kind in ("seed", "zoo"):
+            _, _, out = run_child(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    kind,
+                    name,
+                    "--max-epochs",
+                    str(args.max_epochs),
+                ]
+            )
+            results[kind] = json.loads(out.strip().splitlines()[-1])
+            print(f"{name} {kind}: {results[kind]}", file=sys.stderr, flush=True)
+        rows.append((name, results))
+    print(f"machine: {machine()}")
+    print("| model | target | seed recipe s (epochs) | zoo defaults s (epochs) | zoo / seed |")
+    print("|---|---|---|---|---|")
+    for name, r in rows:
+        seed, ours = r["seed"], r["zoo"]
+
+        def shown(x: dict[str, Any]) -> str:
+            if x["seconds"] is None:
+                return f"not reached, best {x['best']:.3f} ({x['epochs']})"
+            return f"{x['seconds']:.1f} ({x['epochs']})"
+
+        ratio = (
+            f"{ours['seconds'] / seed['seconds']:.2f}x"
+            if ours["seconds"] is not None and seed["seconds"]
+            else "-"
+        )
+        print(
+            f"| {name} | {seed['metric']} >= {seed['target']:.3f} | {shown(seed)} | "
+            f"{shown(ours)} | {ratio} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

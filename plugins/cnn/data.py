@@ -1,0 +1,138 @@
+"""Data for the ``cnn`` plugin.
+
+Default: scikit-learn's bundled 1,797 real 8x8 handwritten digits (no download), scaled to
+[0, 1] and resized to ``height x width x channels``. With ``num_classes`` below 10 only the
+digits ``0..num_classes-1`` are kept.
+
+User data: a folder of class sub-folders of images (``root/<class>/*.png``), a flat folder or
+single image (unlabelled, for prediction), converted to the model's ``height x width x
+channels`` (``channels=1`` greyscale by default: ``--set channels=3`` keeps colour); or arrays
+in ``.npz`` (``x`` of shape ``(n, h, w)`` or ``(n, h, w, c)``, ``y``) / ``.npy``, whose shape
+sets height, width and channels unless they were set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo import loaders
+from zoo.plugin import Config, DataError, Dataset
+
+
+def load(config: Config, path: Path | None, state: dict[str, Any] | None) -> Dataset:
+    if path is None:
+        return digits(config, state)
+    path = loaders.check_path(path)
+    if path.is_dir() or path.suffix.lower() in loaders.IMAGE_SUFFIXES:
+        return image_folder(config, path, state)
+    return image_arrays(config, path, state)
+
+
+def _to_images(x: np.ndarray, height: int, width: int, channels: int) -> np.ndarray:
+    """Resize to ``height x width`` and convert the channel count."""
+    x = loaders.resize_array(x, height, width)
+    have = x.shape[3]
+    if have == channels:
+        return x
+    if channels == 1:  # colour -> luminance
+        return x[..., :3].mean(axis=-1, keepdims=True) if have >= 3 else x[..., :1]
+    if have == 1:
+        return np.repeat(x, channels, axis=-1)
+    if have > channels:
+        return x[..., :channels]
+    return np.concatenate([x, np.ones(x.shape[:3] + (channels - have,), "float32")], axis=-1)
+
+
+def digits(config: Config, state: dict[str, Any] | None) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    keep = bunch.target < config.num_classes
+    x = bunch.images[keep].astype("float32")[..., None] / 16.0
+    y = bunch.target[keep].astype("int32")
+    names = [str(d) for d in range(int(y.max()) + 1)]
+    return Dataset(
+        x=_to_images(x, config.height, config.width, config.channels),
+        y=y,
+        name="digits",
+        description=(
+            f"scikit-learn's handwritten digits: {len(y)} real 8x8 images of "
+            f"{len(names)} digits, resized to {config.height}x{config.width}x{config.channels}"
+        ),
+        implied={"num_classes": len(names)},
+        class_names=names,
+        state={"class_names": names, "source": "digits"},
+    )
+
+
+def image_folder(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
+    files, labels = loaders.list_images(path)
+    implied: dict[str, Any] = {}
+    x = loaders.read_images(files, config.height, config.width, config.channels)
+    y, names = None, (state or {}).get("class_names")
+    if labels is not None:
+        y, names = loaders.encode_labels(labels, state, str(path))
+        loaders.check_num_classes(config, names, str(path))
+        if state is None:
+            loaders.require_classes(y, names, str(path))
+        implied["num_classes"] = len(names)
+    new_state = {"class_names": names, "source": "images"} if names is not None else {}
+    return Dataset(
+        x=x,
+        y=y,
+        name=path.name,
+        description=f"{len(files)} images from {path}"
+        + (f" in {len(names)} classes" if labels is not None else " (unlabelled)")
+        + f", as {config.height}x{config.width}x{config.channels}",
+        implied=implied if state is None else {},  # a trained run keeps its config
+        class_names=names,
+        state=state if state is not None else new_state,
+    )
+
+
+def image_arrays(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
+    x, raw = loaders.read_arrays(path)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[3] > 4:
+        raise DataError(
+            f"{path}: images must have shape (n, height, width) or (n, height, width, channels "
+            f"<= 4), got {x.shape}",
+            "reshape the array before saving",
+        )
+    if state is not None and "scale" in state:
+        scale = float(state["scale"])
+    else:
+        scale = 255.0 if x.max() > 1.0 else 1.0
+    x = x / scale
+    implied: dict[str, Any] = {}
+    if state is None:
+        for key, size in (("height", x.shape[1]), ("width", x.shape[2]), ("channels", x.shape[3])):
+            if not loaders.user_set(config, key):
+                implied[key] = int(size)
+    height = implied.get("height", config.height)
+    width = implied.get("width", config.width)
+    channels = implied.get("channels", config.channels)
+    x = _to_images(x, height, width, channels)
+    y, names = None, (state or {}).get("class_names")
+    if raw is not None:
+        y, names = loaders.encode_labels(raw, state, str(path))
+        loaders.check_num_classes(config, names, str(path))
+        if state is None:
+            loaders.require_classes(y, names, str(path))
+        implied["num_classes"] = len(names)
+    new_state = {"scale": scale, "source": "arrays"}
+    if names is not None:
+        new_state["class_names"] = names
+    return Dataset(
+        x=x,
+        y=y,
+        name=path.stem,
+        description=f"{len(x)} images {height}x{width}x{channels} from {path}",
+        implied=implied if state is None else {},  # a trained run keeps its config
+        class_names=names,
+        state=state if state is not None else new_state,
+    )

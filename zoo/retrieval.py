@@ -1,0 +1,401 @@
+"""Retrieval helpers: per-user splits, negative sampling, ranking metrics and baselines.
+
+A retrieval dataset is a list of observed (user_id, item_id) pairs, in time order within
+each user. Evaluation holds out each user's latest interactions, scores every item for
+the user, removes the items the model already saw as positives from the ranking, and asks
+where the held-out items land:
+
+- ``recall_at_k``: share of a user's held-out items ranked in the top k;
+- ``hit_rate_at_k``: share of users with at least one held-out item in the top k;
+- ``ndcg_at_k``: discounted gain of the held-out items in the top k, 1.0 when they fill its
+  first places;
+- ``mrr``: mean of 1 / (rank of the best-placed held-out item).
+
+Ties count half: an item's rank is the number of candidates scored above it plus half of
+those scored the same, so a model that scores everything alike ranks like random rather than
+like an oracle. Each value is averaged over the users that have held-out items.
+
+Baselines: ``popularity`` (score = number of training interactions of the item) and
+``random`` (seeded uniform scores), evaluated with the same code, so a trained model's
+numbers have something to beat. Imports no TensorFlow; ``score_users`` calls the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import DataError
+
+# ------------------------------------------------------------------------------ grouping
+
+
+@dataclass
+class Grouped:
+    """Items of each user, in their original order: ``items[indptr[u]:indptr[u + 1]]``."""
+
+    indptr: np.ndarray
+    items: np.ndarray
+
+    @classmethod
+    def build(cls, users: np.ndarray, items: np.ndarray, num_users: int) -> Grouped:
+        order = np.argsort(users, kind="stable")
+        counts = np.bincount(users, minlength=num_users)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype("int64")
+        return cls(indptr, np.asarray(items)[order])
+
+    def __getitem__(self, user: int) -> np.ndarray:
+        return self.items[self.indptr[user] : self.indptr[user + 1]]
+
+    def counts(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+
+def _check_pairs(
+    users: Any, items: Any, num_users: int, num_items: int
+) -> tuple[np.ndarray, np.ndarray]:
+    users = np.asarray(users).astype("int64").reshape(-1)
+    items = np.asarray(items).astype("int64").reshape(-1)
+    if len(users) != len(items):
+        raise DataError(
+            f"{len(users)} user ids but {len(items)} item ids", "give one user per item"
+        )
+    if len(users) == 0:
+        raise DataError("no interactions", "give at least one (user_id, item_id) pair")
+    for name, ids, size in (("user_id", users, num_users), ("item_id", items, num_items)):
+        if ids.min() < 0 or ids.max() >= size:
+            bad = int(ids.max() if ids.max() >= size else ids.min())
+            key = "num_users" if name == "user_id" else "num_items"
+            raise DataError(
+                f"{name} {bad} is outside 0..{size - 1}",
+                f"set {key} to at least {int(ids.max()) + 1}",
+            )
+    return users, items
+
+
+# -------------------------------------------------------------------------------- splits
+
+
+@dataclass
+class RetrievalSplit:
+    """Observed pairs split per user into train, validation and test positives.
+
+    ``indices`` maps each split name to the positions of its pairs in the input arrays.
+    """
+
+    num_users: int
+    num_items: int
+    users: np.ndarray
+    items: np.ndarray
+    indices: dict[str, np.ndarray]
+
+    def positives(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        idx = self.indices[name]
+        return self.users[idx], self.items[idx]
+
+    def known(self, *names: str) -> Grouped:
+        """Items each user has in the named splits (what a ranking must leave out)."""
+        idx = np.concatenate([self.indices[n] for n in names]) if names else np.array([], int)
+        idx = np.sort(idx)
+        return Grouped.build(self.users[idx], self.items[idx], self.num_users)
+
+    def pairs(
+        self, name: str, num_negatives: int, seed: int
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Positives of split ``name`` plus ``num_negatives`` sampled negatives per positive.
+
+        Negatives for training avoid the user's training positives; for validation and test
+        they also avoid the positives of the splits before them, never the split's own.
+        """
+        users, items = self.positives(name)
+        avoid = {"train": ("train",), "validation": ("train", "validation")}.get(
+            name, ("train", "validation", "test")
+        )
+        idx = np.concatenate([self.indices[n] for n in avoid])
+        return training_pairs(
+            users,
+            items,
+            self.num_items,
+            num_negatives,
+            seed,
+            avoid=(self.users[idx], self.items[idx]),
+        )
+
+
+def leave_last_out(
+    user_ids: Any,
+    item_ids: Any,
+    num_users: int,
+    num_items: int,
+    *,
+    validation_split: float = 0.1,
+    test_split: float = 0.2,
+) -> RetrievalSplit:
+    """Hold out each user's latest interactions: the last ``test_split`` share for the test,
+    the ``validation_split`` share before them for validation (at least one each when the
+    share is above 0), always leaving one or more in training. Users with a single
+    interaction stay wholly in training.
+    """
+    users, items = _check_pairs(user_ids, item_ids, num_users, num_items)
+    order = np.argsort(users, kind="stable")
+    counts = np.bincount(users, minlength=num_users)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    position = np.empty(len(users), dtype="int64")
+    position[order] = np.arange(len(users)) - np.repeat(starts, counts)
+    from_end = counts[users] - 1 - position  # 0 = the user's latest interaction
+
+    def share(fraction: float, available: np.ndarray) -> np.ndarray:
+        if fraction <= 0:
+            return np.zeros_like(available)
+        return np.clip(np.maximum(1, np.floor(counts * fraction)), 0, available).astype("int64")
+
+    n_test = share(test_split, np.maximum(counts - 1, 0))
+    n_val = share(validation_split, np.maximum(counts - 1 - n_test, 0))
+    test = from_end < n_test[users]
+    validation = ~test & (from_end < (n_test + n_val)[users])
+    train = ~test & ~validation
+    indices = {
+        "train": np.flatnonzero(train),
+        "validation": np.flatnonzero(validation),
+        "test": np.flatnonzero(test),
+    }
+    return RetrievalSplit(num_users, num_items, users, items, indices)
+
+
+# ------------------------------------------------------------------------------ negatives
+
+
+def _keys(users: np.ndarray, items: np.ndarray, num_items: int) -> np.ndarray:
+    return np.unique(users.astype("int64") * num_items + items.astype("int64"))
+
+
+def training_pairs(
+    users: Any,
+    items: Any,
+    num_items: int,
+    num_negatives: int,
+    seed: int,
+    *,
+    avoid: tuple[Any, Any] | None = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Observed pairs (label 1) and ``num_negatives`` random unobserved items per pair
+    (label 0), shuffled: the inputs and float32 targets of a binary cross-entropy fit.
+
+    A negative never hits a pair in ``avoid`` (default: the given positives); it is redrawn
+    up to 20 times, and dropped if it still does (a user who has seen nearly every item).
+    """
+    users = np.asarray(users).astype("int64").reshape(-1)
+    items = np.asarray(items).astype("int64").reshape(-1)
+    rng = np.random.default_rng(seed)
+    known = _keys(*(avoid if avoid is not None else (users, items)), num_items)
+    neg_users = np.repeat(users, num_negatives)
+    neg_items = rng.integers(0, num_items, len(neg_users))
+    for _ in range(20):
+        clash = np.isin(neg_users * num_items + neg_items, known)
+        if not clash.any():
+            break
+        neg_items[clash] = rng.integers(0, num_items, int(clash.sum()))
+    keep = ~np.isin(neg_users * num_items + neg_items, known)
+    all_users = np.concatenate([users, neg_users[keep]])
+    all_items = np.concatenate([items, neg_items[keep]])
+    labels = np.concatenate([np.ones(len(users)), np.zeros(int(keep.sum()))]).astype("float32")
+    shuffle = rng.permutation(len(labels))
+    x = {
+        "user_id": all_users[shuffle].astype("int32"),
+        "item_id": all_items[shuffle].astype("int32"),
+    }
+    return x, labels[shuffle]
+
+
+# -------------------------------------------------------------------------------- scoring
+
+
+def score_users(
+    model: Any, users: Sequence[int] | np.ndarray, num_items: int, batch_size: int = 65536
+) -> np.ndarray:
+    """The model's score for every item, for each user: shape ``(len(users), num_items)``.
+
+    Calls the model on (user, item) pairs in batches of about ``batch_size`` pairs.
+    """
+    users = np.asarray(users, dtype="int32")
+    out = np.empty((len(users), num_items), dtype="float32")
+    rows = max(1, batch_size // num_items)
+    all_items = np.arange(num_items, dtype="int32")
+    for start in range(0, len(users), rows):
+        chunk = users[start : start + rows]
+        batch = {"user_id": np.repeat(chunk, num_items), "item_id": np.tile(all_items, len(chunk))}
+        scores = np.asarray(model.predict_on_batch(batch), dtype="float32")
+        out[start : start + len(chunk)] = scores.reshape(len(chunk), num_items)
+    return out
+
+
+# -------------------------------------------------------------------------------- metrics
+
+
+def ranks(scores: np.ndarray, targets: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """0-based rank of each target among the candidates (every item not in ``exclude``).
+
+    An item's rank counts the other candidates scored higher, plus half of those tied.
+    """
+    scores = np.where(np.isnan(scores), -np.inf, scores).astype("float64")
+    valid = np.ones(len(scores), dtype=bool)
+    valid[exclude] = False
+    valid[targets] = True
+    candidates = scores[valid]
+    target_scores = scores[targets]
+    above = (candidates[None, :] > target_scores[:, None]).sum(axis=1)
+    tied = (candidates[None, :] == target_scores[:, None]).sum(axis=1) - 1  # minus itself
+    return above + 0.5 * tied
+
+
+def ranking_metrics(
+    score_rows: np.ndarray,
+    targets: Sequence[np.ndarray],
+    exclude: Sequence[np.ndarray],
+    ks: Sequence[int] = (10,),
+) -> dict[str, float]:
+    """Mean recall/hit rate/NDCG at each k and MRR over the rows that have targets.
+
+    ``score_rows[r]`` scores every item for user r; ``targets[r]`` are that user's held-out
+    items and ``exclude[r]`` the items to leave out of the ranking (seen in training).
+    """
+    sums = {f"{name}_at_{k}": 0.0 for k in ks for name in ("recall", "hit_rate", "ndcg")}
+    sums["mrr"] = 0.0
+    evaluated = 0
+    for row, target, seen in zip(score_rows, targets, exclude, strict=True):
+        target = np.unique(np.asarray(target, dtype="int64"))
+        if len(target) == 0:
+            continue
+        seen = np.setdiff1d(np.asarray(seen, dtype="int64"), target)
+        r = ranks(row, target, seen)
+        evaluated += 1
+        for k in ks:
+            hits = r < k
+            sums[f"recall_at_{k}"] += hits.mean()
+            sums[f"hit_rate_at_{k}"] += float(hits.any())
+            ideal = (1.0 / np.log2(np.arange(min(k, len(target))) + 2)).sum()
+            sums[f"ndcg_at_{k}"] += (1.0 / np.log2(r[hits] + 2)).sum() / ideal
+        sums["mrr"] += 1.0 / (r.min() + 1)
+    if evaluated == 0:
+        raise DataError(
+            "no user has held-out interactions to rank",
+            "give users more than one interaction, or raise test_split",
+        )
+    metrics = {key: float(value / evaluated) for key, value in sums.items()}
+    metrics["users"] = evaluated
+    return metrics
+
+
+def _eval_users(split: RetrievalSplit, which: str, max_users: int | None, seed: int) -> np.ndarray:
+    users = np.unique(split.positives(which)[0])
+    if max_users and len(users) > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    return users
+
+
+def _seen_splits(which: str) -> tuple[str, ...]:
+    return ("train",) if which == "validation" else ("train", "validation")
+
+
+def evaluate_scores(
+    split: RetrievalSplit,
+    score_fn: Any,
+    *,
+    which: str = "test",
+    ks: Sequence[int] = (10,),
+    max_users: int | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Ranking metrics of ``score_fn(users) -> (len(users), num_items)`` on split ``which``.
+
+    Items the user has in earlier splits are left out of the ranking. ``max_users`` ranks a
+    seeded sample of users (for large data).
+    """
+    users = _eval_users(split, which, max_users, seed)
+    if len(users) == 0:
+        raise DataError(
+            f"the {which} split has no interactions to rank",
+            f"raise {'validation_split' if which == 'validation' else 'test_split'}",
+        )
+    held = Grouped.build(*split.positives(which), split.num_users)
+    seen = split.known(*_seen_splits(which))
+    totals: dict[str, float] = {}
+    evaluated = 0
+    chunk = max(1, 2_000_000 // split.num_items)
+    for start in range(0, len(users), chunk):
+        part = users[start : start + chunk]
+        scores = np.asarray(score_fn(part), dtype="float32")
+        found = ranking_metrics(scores, [held[u] for u in part], [seen[u] for u in part], ks)
+        n = found.pop("users")
+        for key, value in found.items():
+            totals[key] = totals.get(key, 0.0) + value * n
+        evaluated += n
+    metrics = {key: float(value / evaluated) for key, value in totals.items()}
+    metrics["users"] = evaluated
+    return metrics
+
+
+def evaluate_model(
+    model: Any,
+    split: RetrievalSplit,
+    *,
+    which: str = "test",
+    ks: Sequence[int] = (10,),
+    max_users: int | None = None,
+    seed: int = 0,
+    batch_size: int = 65536,
+) -> dict[str, float]:
+    """Ranking metrics of a (user_id, item_id) -> score model; see :func:`evaluate_scores`."""
+    return evaluate_scores(
+        split,
+        lambda users: score_users(model, users, split.num_items, batch_size),
+        which=which,
+        ks=ks,
+        max_users=max_users,
+        seed=seed,
+    )
+
+
+# ------------------------------------------------------------------------------ baselines
+
+
+def popularity_scores(train_items: Any, num_items: int) -> np.ndarray:
+    """How often each item occurs among the training positives."""
+    return np.bincount(np.asarray(train_items, dtype="int64"), minlength=num_items).astype(
+        "float32"
+    )
+
+
+def evaluate_baselines(
+    split: RetrievalSplit,
+    *,
+    which: str = "test",
+    ks: Sequence[int] = (10,),
+    max_users: int | None = None,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Metrics of the ``popularity`` and ``random`` rankers, computed like a model's."""
+    seen_items = split.items[np.concatenate([split.indices[n] for n in _seen_splits(which)])]
+    popular = popularity_scores(seen_items, split.num_items)
+    rng = np.random.default_rng(seed)
+    return {
+        "popularity": evaluate_scores(
+            split,
+            lambda users: np.broadcast_to(popular, (len(users), split.num_items)),
+            which=which,
+            ks=ks,
+            max_users=max_users,
+            seed=seed,
+        ),
+        "random": evaluate_scores(
+            split,
+            lambda users: rng.random((len(users), split.num_items), dtype="float32"),
+            which=which,
+            ks=ks,
+            max_users=max_users,
+            seed=seed,
+        ),
+    }
