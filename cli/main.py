@@ -27,11 +27,13 @@ COMMANDS = {
     "predict": "zoo.cli.train_cmds:predict_cmd",
     "export": "zoo.cli.export_cmd:export_cmd",
     "weights": "zoo.cli.weights_cmd:weights_group",
+    "check-plugin": "zoo.cli.plugin_cmds:check_plugin_cmd",
+    "new-plugin": "zoo.cli.plugin_cmds:new_plugin_cmd",
 }
 
 
 # Commands that run TensorFlow: it is imported (quietly) before they start.
-HEAVY_COMMANDS = {"train", "evaluate", "predict", "export"}
+HEAVY_COMMANDS = {"train", "evaluate", "predict", "export", "check-plugin"}
 
 
 class ZooGroup(click.Group):

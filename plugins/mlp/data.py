@@ -23,7 +23,7 @@ from zoo import loaders
 from zoo.plugin import Config, DataError, Dataset
 
 SEED = 20240502
-EXAMPLES = 4000
+EXAMPLES = 10000
 INFORMATIVE = 16
 CLUSTERS_PER_CLASS = 2
 SEPARATION = 1.2  # std of the cluster centres, in units of the within-cluster noise

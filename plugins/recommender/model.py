@@ -21,9 +21,7 @@ def tower(ids, vocabulary: int, config: Config, name: str, reg):
         x = keras.layers.Dense(
             units, activation=config.activation, kernel_regularizer=reg, name=f"{name}_dense_{i}"
         )(x)
-    return keras.layers.Dense(config.output_dim, kernel_regularizer=reg, name=f"{name}_output")(
-        x
-    )
+    return keras.layers.Dense(config.output_dim, kernel_regularizer=reg, name=f"{name}_output")(x)
 
 
 def build(config: Config) -> keras.Model:

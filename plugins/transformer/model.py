@@ -52,12 +52,8 @@ def encoder_block(x, mask, config: Config, index: int, reg):
         kernel_regularizer=reg,
         name=f"block_{index}_attention",
     )(x, x, attention_mask=mask)
-    attention = keras.layers.Dropout(config.dropout, name=f"block_{index}_attn_dropout")(
-        attention
-    )
-    x = keras.layers.LayerNormalization(epsilon=1e-6, name=f"block_{index}_norm_1")(
-        x + attention
-    )
+    attention = keras.layers.Dropout(config.dropout, name=f"block_{index}_attn_dropout")(attention)
+    x = keras.layers.LayerNormalization(epsilon=1e-6, name=f"block_{index}_norm_1")(x + attention)
     ff = keras.layers.Dense(
         config.ff_dim, activation="gelu", kernel_regularizer=reg, name=f"block_{index}_ff_1"
     )(x)
