@@ -18,6 +18,7 @@ from zoo.api import make_config
 from zoo.catalog import get_catalog
 from zoo.data import Dataset
 from zoo.errors import DataError
+from zoo.plugins.mlp import data as mlp_data
 
 ARCHITECTURES = ("mlp", "cnn", "rnn", "transformer", "recommender")
 
@@ -91,14 +92,14 @@ def test_mlp_clusters_need_a_nonlinear_model() -> None:
     from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 
     data = load("mlp")
-    assert data.x.shape == (4000, 100) and data.x.dtype == np.float32
+    assert data.x.shape == (mlp_data.EXAMPLES, 100) and data.x.dtype == np.float32
     x, y = data.x, data.y
     centroid = NearestCentroid().fit(x[:3000], y[:3000]).score(x[3000:], y[3000:])
     knn = KNeighborsClassifier(5).fit(x[:3000], y[:3000]).score(x[3000:], y[3000:])
     assert 0.4 < centroid < 0.9  # one prototype per class is not enough: two clusters each
     assert knn > centroid + 0.05 and knn > 0.7  # chance is 0.1
     small = load("mlp", input_dim=7, num_classes=3)
-    assert small.x.shape == (4000, 7) and set(np.unique(small.y)) == {0, 1, 2}
+    assert small.x.shape == (mlp_data.EXAMPLES, 7) and set(np.unique(small.y)) == {0, 1, 2}
 
 
 def test_cnn_digits_are_the_real_scikit_learn_digits() -> None:

@@ -135,6 +135,22 @@ def find_column(header: Sequence[str] | None, names: Sequence[str]) -> int | Non
     return None
 
 
+def classification_labels(
+    raw: Sequence[Any] | None, config: Any, state: dict[str, Any] | None, where: str
+) -> tuple[np.ndarray | None, list[str] | None]:
+    """Integer labels and class names for a classifier's data (``None`` labels when the data
+    has none, e.g. for prediction), checked against ``num_classes`` and, for training data,
+    against having two or more classes."""
+    names = (state or {}).get("class_names")
+    if raw is None:
+        return None, names
+    y, names = encode_labels(raw, state, where)
+    check_num_classes(config, names, where)
+    if state is None:
+        require_classes(y, names, where)
+    return y, names
+
+
 def encode_labels(
     raw: Sequence[Any], state: dict[str, Any] | None, where: str
 ) -> tuple[np.ndarray, list[str]]:

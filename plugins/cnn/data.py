@@ -72,12 +72,8 @@ def image_folder(config: Config, path: Path, state: dict[str, Any] | None) -> Da
     files, labels = loaders.list_images(path)
     implied: dict[str, Any] = {}
     x = loaders.read_images(files, config.height, config.width, config.channels)
-    y, names = None, (state or {}).get("class_names")
-    if labels is not None:
-        y, names = loaders.encode_labels(labels, state, str(path))
-        loaders.check_num_classes(config, names, str(path))
-        if state is None:
-            loaders.require_classes(y, names, str(path))
+    y, names = loaders.classification_labels(labels, config, state, str(path))
+    if y is not None:
         implied["num_classes"] = len(names)
     new_state = {"class_names": names, "source": "images"} if names is not None else {}
     return Dataset(
@@ -117,12 +113,8 @@ def image_arrays(config: Config, path: Path, state: dict[str, Any] | None) -> Da
     width = implied.get("width", config.width)
     channels = implied.get("channels", config.channels)
     x = _to_images(x, height, width, channels)
-    y, names = None, (state or {}).get("class_names")
-    if raw is not None:
-        y, names = loaders.encode_labels(raw, state, str(path))
-        loaders.check_num_classes(config, names, str(path))
-        if state is None:
-            loaders.require_classes(y, names, str(path))
+    y, names = loaders.classification_labels(raw, config, state, str(path))
+    if y is not None:
         implied["num_classes"] = len(names)
     new_state = {"scale": scale, "source": "arrays"}
     if names is not None:

@@ -80,13 +80,9 @@ def table(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
             "drop --set input_dim; the data sets it",
         )
     x, stats = loaders.standardize(x, state, axis=(0,))
-    y, names = None, (state or {}).get("class_names")
     implied: dict[str, Any] = {"input_dim": int(x.shape[1])}
-    if raw is not None:
-        y, names = loaders.encode_labels(raw, state, str(path))
-        loaders.check_num_classes(config, names, str(path))
-        if state is None:
-            loaders.require_classes(y, names, str(path))
+    y, names = loaders.classification_labels(raw, config, state, str(path))
+    if y is not None:
         implied["num_classes"] = len(names)
     new_state = {**stats, "source": "table"}
     if names is not None:

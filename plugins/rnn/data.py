@@ -131,13 +131,9 @@ def sequences(config: Config, path: Path, state: dict[str, Any] | None) -> Datas
                 f"drop --set {key}; the data sets it",
             )
     x, stats = loaders.standardize(x, state if trained else None, axis=(0, 1))
-    y, names = None, (state or {}).get("class_names")
     implied: dict[str, Any] = {"timesteps": int(x.shape[1]), "features": int(x.shape[2])}
-    if raw is not None:
-        y, names = loaders.encode_labels(raw, state, str(path))
-        loaders.check_num_classes(config, names, str(path))
-        if state is None:
-            loaders.require_classes(y, names, str(path))
+    y, names = loaders.classification_labels(raw, config, state, str(path))
+    if y is not None:
         implied["num_classes"] = len(names)
     new_state = {**stats, "source": "sequences"}
     if names is not None:

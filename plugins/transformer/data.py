@@ -105,12 +105,8 @@ def text_table(config: Config, path: Path, state: dict[str, Any] | None) -> Data
         if loaders.user_set(config, "vocab_size")
         else len(vocabulary) + 2
     }
-    y, names = None, (state or {}).get("class_names")
-    if raw is not None:
-        y, names = loaders.encode_labels(raw, state, str(path))
-        loaders.check_num_classes(config, names, str(path))
-        if state is None:
-            loaders.require_classes(y, names, str(path))
+    y, names = loaders.classification_labels(raw, config, state, str(path))
+    if y is not None:
         implied["num_classes"] = len(names)
     truncated = sum(1 for t in tokens if len(t) > config.sequence_length)
     description = (
