@@ -29,6 +29,7 @@ COMMANDS = {
     "weights": "zoo.cli.weights_cmd:weights_group",
     "check-plugin": "zoo.cli.plugin_cmds:check_plugin_cmd",
     "new-plugin": "zoo.cli.plugin_cmds:new_plugin_cmd",
+    "worker": "zoo.cli.worker_cmd:worker_cmd",
 }
 
 

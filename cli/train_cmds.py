@@ -32,6 +32,11 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--output", type=click.Path(), help="Run folder (default runs/<model>-<time>).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--resume", type=click.Path(), help="Continue a run folder that was stopped.")
+@click.option(
+    "--strategy",
+    type=click.Choice(["default", "mirrored", "multi-worker"]),
+    help="tf.distribute strategy; multi-worker reads TF_CONFIG (see `zoo worker`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def train_cmd(
@@ -44,6 +49,7 @@ def train_cmd(
     output: str | None,
     seed: int,
     resume: str | None,
+    strategy: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -62,6 +68,8 @@ def train_cmd(
             "--resume continues a run with its recorded options",
             "drop --epochs/--batch-size/--set, or start a new run",
         )
+    if strategy is not None:  # allowed with --resume: a run may continue on another strategy
+        options["strategy"] = strategy
     run = train(
         name,
         data,

@@ -21,14 +21,19 @@ TRAIN_OPTIONS: dict[str, HParam] = {
             choices=("adam", "adamw", "sgd", "rmsprop", "adagrad"),
         ),
         HParam("learning_rate", "float", 1e-3, "optimizer learning rate", min=1e-8, max=10.0),
-        HParam(
-            "early_stopping", "bool", True, "stop when validation loss stops improving"
-        ),
+        HParam("early_stopping", "bool", True, "stop when validation loss stops improving"),
         HParam("patience", "int", 3, "epochs without improvement before stopping", min=1),
         HParam("validation_split", "float", 0.1, "share of data for validation", min=0, max=0.5),
         HParam("test_split", "float", 0.2, "share of data held out for the test", min=0, max=0.5),
         HParam("jit_compile", "str", "auto", "XLA compilation", choices=("auto", "on", "off")),
         HParam("max_examples", "int", 0, "use at most this many examples (0 = all)", min=0),
         HParam("shuffle_buffer", "int", 10000, "tf.data shuffle buffer size", min=1),
+        HParam(
+            "strategy",
+            "str",
+            "default",
+            "tf.distribute strategy (multi-worker reads TF_CONFIG)",
+            choices=("default", "mirrored", "multi-worker"),
+        ),
     )
 }

@@ -28,7 +28,6 @@ from zoo.runs import (
     atomic_write_bytes,
     atomic_write_json,
     is_run_dir,
-    new_run_dir,
     read_run,
     save_weights_atomic,
     write_run_toml,
@@ -197,15 +196,18 @@ def train(
     resume: str | Path | None = None,
     config: str | Path | None = None,
     verbose: bool = True,
+    callbacks: list[Any] | None = None,
     **options: Any,
 ) -> Run:
     """Train ``name`` on its default dataset (or ``data``) and write a run folder.
 
     ``options`` are hyper-parameters and training options (``epochs=3``,
     ``batch_size=64``, ``units=128``); ``config`` a TOML file of the same; ``resume`` a
-    run folder killed mid-way, continued from its last completed epoch.
+    run folder killed mid-way, continued from its last completed epoch; ``callbacks`` extra
+    ``keras.callbacks.Callback`` objects for this run.
     """
     started = time.perf_counter()
+    callbacks_extra = list(callbacks or [])
     record = None
     if resume is not None:
         record = read_run(resume, require_complete=False)
@@ -218,6 +220,9 @@ def train(
             )
         ref = get_catalog().resolve(record.model)
         cfg = make_config(ref, [(f"{resume}/run.toml", {**record.hparams, **record.train})])
+        if "strategy" in options:  # a run may be resumed on another strategy
+            chosen = {**cfg.values, **cfg.train, "strategy": options["strategy"]}
+            cfg = make_config(ref, [("resume", chosen)])
         seed, data = record.seed, record.data
         explicit: set[str] = set()
     else:
@@ -233,6 +238,10 @@ def train(
         layers.append(("options", options))
         cfg = make_config(ref, layers)
     task = task_for(ref.architecture.task)
+    from zoo.distribute import make_distribution
+
+    get_catalog().host.load(ref.plugin)  # a broken plugin fails before TensorFlow loads
+    dist = make_distribution(cfg.train["strategy"])  # before any other TensorFlow work
 
     import keras
 
@@ -241,7 +250,7 @@ def train(
     cfg = apply_implied(ref, cfg, dataset, explicit, source=f"data {dataset.name}")
     dataset = subsample(dataset, cfg.train["max_examples"], seed)
     check_labels(task, dataset, cfg)
-    model = build_model(ref, cfg)
+    model = dist.build_model(ref, cfg)  # inside the strategy's scope
     check_inputs(model, dataset.x, ref.model.name)
     split = split_arrays(task, dataset, cfg, seed)
     n_train = _count(split["train"][0])
@@ -257,7 +266,7 @@ def train(
         )
 
     # Everything is validated: only now does anything touch the disk.
-    run_dir = Path(resume) if resume is not None else new_run_dir(ref.model.name, output)
+    run_dir = dist.run_dir(ref.model.name, output, resume)  # non-chief workers: scratch
     run_dir.mkdir(parents=True, exist_ok=True)
     run_info = {
         "model": ref.model.name,
@@ -270,6 +279,7 @@ def train(
         "status": "running",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "split": {k: int(len(v)) for k, v in split["indices"].items()},
+        "distribution": dist.describe(cfg.train["batch_size"]),
     }
     if record is None:
         write_run_toml(run_dir, {"run": run_info, "hparams": cfg.values, "train": cfg.train})
@@ -280,6 +290,7 @@ def train(
     batch_size = cfg.train["batch_size"]
     epochs = cfg.train["epochs"]
     callbacks, early = _callbacks(cfg, run_dir, history, n_train, verbose)
+    callbacks[-1:-1] = list(callbacks_extra)
     from zoo.pipeline import evaluation_stream, steps_per_epoch, training_stream
 
     x_tr, y_tr = split["train"]
@@ -302,7 +313,10 @@ def train(
     )
     train_started = time.perf_counter()
     epochs_this_session = 0
-    if initial_epoch < epochs and not stopped:
+    if initial_epoch < epochs and not stopped and dist.distributed:
+        dist.fit(model, splits, cfg, callbacks, initial_epoch)  # custom loop, same callbacks
+        epochs_this_session = len(history.get("loss", [])) - initial_epoch
+    elif initial_epoch < epochs and not stopped:
         host = get_catalog().host
         host.owner_hook(ref.plugin, "zoo_train")(
             model=model,
@@ -314,6 +328,7 @@ def train(
         epochs_this_session = len(history.get("loss", [])) - initial_epoch
     train_seconds = time.perf_counter() - train_started
 
+    model = dist.local_model(ref, cfg, model)  # an undistributed copy for test/saving
     best = run_dir / "checkpoints" / "best.weights.h5"
     if cfg.train["early_stopping"] and best.is_file():
         model.load_weights(best)
@@ -341,7 +356,9 @@ def train(
         "samples_per_s": round(n_train * epochs_this_session / train_seconds, 1)
         if epochs_this_session and train_seconds > 0
         else None,
+        "distribution": run_info["distribution"],
     }
+    metrics["epoch_times_s"] = history.get("_epoch_seconds", [])
     shown = {k: v for k, v in history.items() if not k.startswith("_")}
     from zoo.curves import plot_curves
 
@@ -355,7 +372,7 @@ def train(
     if record is not None:
         run_info["created"] = record.raw["run"].get("created", run_info["created"])
     write_run_toml(run_dir, {"run": run_info, "hparams": cfg.values, "train": cfg.train})
-    return Run(
+    run = Run(
         path=run_dir,
         model_name=ref.model.name,
         metrics=metrics,
@@ -363,6 +380,7 @@ def train(
         model=model,
         history=shown,
     )
+    return dist.finish(run)  # non-chief workers: drop the scratch folder
 
 
 def _without_optimizer(ref: ModelRef, cfg: Config, model: Any) -> Any:
