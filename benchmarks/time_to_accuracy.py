@@ -62,7 +62,9 @@ def make_watcher(model_name: str, data: dict[str, Any], target: float) -> Any:
     return Watcher()
 
 
-def child(kind: str, model_name: str, max_epochs: int) -> dict[str, Any]:
+def child(
+    kind: str, model_name: str, max_epochs: int, options: dict[str, str] | None = None
+) -> dict[str, Any]:
     quiet_tensorflow()
     import keras
 
@@ -82,6 +84,7 @@ def child(kind: str, model_name: str, max_epochs: int) -> dict[str, Any]:
             output=Path(tempfile.mkdtemp(prefix="zoo-tta-")) / "run",
             verbose=False,
             callbacks=[watcher],
+            **(options or {}),
         )
     else:
         keras.utils.set_random_seed(0)
@@ -106,26 +109,28 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("models", nargs="*", default=list(TARGETS))
     parser.add_argument("--max-epochs", type=int, default=60)
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a zoo default (to compare candidate defaults)",
+    )
+    parser.add_argument("--only-zoo", action="store_true", help="skip the seed recipe")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    options = dict(item.split("=", 1) for item in args.sets)
     if args.child:
-        print(json.dumps(child(args.child[0], args.child[1], args.max_epochs)))
+        print(json.dumps(child(args.child[0], args.child[1], args.max_epochs, options)))
         return 0
     rows = []
     for name in args.models:
         results = {}
-        for kind in ("seed", "zoo"):
-            _, _, out = run_child(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    kind,
-                    name,
-                    "--max-epochs",
-                    str(args.max_epochs),
-                ]
-            )
+        for kind in ("zoo",) if args.only_zoo else ("seed", "zoo"):
+            command = [sys.executable, __file__, "--child", kind, name]
+            command += ["--max-epochs", str(args.max_epochs)]
+            _, _, out = run_child(command + [f"--set={item}" for item in args.sets])
             results[kind] = json.loads(out.strip().splitlines()[-1])
             print(f"{name} {kind}: {results[kind]}", file=sys.stderr, flush=True)
         rows.append((name, results))
@@ -133,7 +138,8 @@ def main() -> int:
     print("| model | target | seed recipe s (epochs) | zoo defaults s (epochs) | zoo / seed |")
     print("|---|---|---|---|---|")
     for name, r in rows:
-        seed, ours = r["seed"], r["zoo"]
+        ours = r["zoo"]
+        seed = r.get("seed", ours)
 
         def shown(x: dict[str, Any]) -> str:
             if x["seconds"] is None:

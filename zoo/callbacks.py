@@ -116,11 +116,11 @@ class Checkpoint(keras.callbacks.Callback):
             if _is_number(value):
                 self.history.setdefault(key, []).append(float(value))
         val_loss = float(logs.get("val_loss", logs.get("loss", np.inf)))
+        save_weights_atomic(self.model, self.folder / "last.weights.h5")
         if val_loss < self.best:
             self.best = val_loss
-            save_weights_atomic(self.model, self.folder / "best.weights.h5")
+            copy_atomic(self.folder / "last.weights.h5", self.folder / "best.weights.h5")
         self.history["_best_val_loss"] = [self.best]
-        save_weights_atomic(self.model, self.folder / "last.weights.h5")
         save_optimizer(self.model.optimizer, self.folder / "last.optimizer.npz")
         write_history_csv(self.history, self.folder.parent / "history.csv")
         state = {
@@ -131,6 +131,15 @@ class Checkpoint(keras.callbacks.Callback):
         # state.json last: it is what --resume trusts, so it only ever points at files
         # that are already complete.
         atomic_write_json(self.folder / "state.json", state, fsync=False)
+
+
+def copy_atomic(source: Path, target: Path) -> None:
+    """Copy a finished file into place (cheaper than serialising the weights again)."""
+    import shutil
+
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
 
 
 def save_optimizer(optimizer: Any, path: Path) -> None:

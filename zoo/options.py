@@ -25,7 +25,11 @@ TRAIN_OPTIONS: dict[str, HParam] = {
         HParam("patience", "int", 3, "epochs without improvement before stopping", min=1),
         HParam("validation_split", "float", 0.1, "share of data for validation", min=0, max=0.5),
         HParam("test_split", "float", 0.2, "share of data held out for the test", min=0, max=0.5),
-        HParam("jit_compile", "str", "auto", "XLA compilation", choices=("auto", "on", "off")),
+        # XLA measured slower on CPU for every built-in model (benchmarks/README.md).
+        HParam("jit_compile", "str", "off", "XLA compilation", choices=("auto", "on", "off")),
+        HParam(
+            "steps_per_execution", "int", 1, "training steps per compiled call", min=1, max=4096
+        ),
         HParam("max_examples", "int", 0, "use at most this many examples (0 = all)", min=0),
         HParam("shuffle_buffer", "int", 10000, "tf.data shuffle buffer size", min=1),
         HParam(

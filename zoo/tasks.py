@@ -50,6 +50,7 @@ class Task:
             loss=self.loss(),
             metrics=self.metrics(),
             jit_compile=jit_setting(config),
+            steps_per_execution=config.train.get("steps_per_execution", 1),
         )
 
 
