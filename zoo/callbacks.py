@@ -22,37 +22,49 @@ CHECKPOINTS = "checkpoints"
 
 
 class Progress(keras.callbacks.Callback):
-    """A batch progress bar on a terminal, one line per epoch elsewhere (logs, CI)."""
+    """One line per epoch (logs, CI, notebooks). No per-batch hook, so Keras keeps running
+    training steps without handing every batch's logs back to Python."""
 
     def __init__(self, epochs: int, steps: int, stream: Any = None) -> None:
         super().__init__()
         self.epochs = epochs
         self.steps = steps
         self.stream = stream or sys.stdout
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.bar: keras.utils.Progbar | None = None
         self.started = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.started = time.perf_counter()
-        if self.tty:
-            print(f"Epoch {epoch + 1}/{self.epochs}", file=self.stream)
-            self.bar = keras.utils.Progbar(self.steps, stateful_metrics=None)
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.bar is not None:
-            self.bar.update(batch + 1, values=list((logs or {}).items()))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
         seconds = time.perf_counter() - self.started
-        shown = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if _is_number(v))
-        if self.bar is not None:
-            self.bar = None
-            print(f"  {seconds:.1f}s - {shown}", file=self.stream)
-        else:
-            print(f"epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {shown}", file=self.stream)
+        shown = " - ".join(f"{k}: {v:.4f}" for k, v in (logs or {}).items() if _is_number(v))
+        print(f"epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {shown}", file=self.stream)
         self.stream.flush()
+
+
+class ProgressBar(Progress):
+    """A batch progress bar, for a terminal."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_begin(epoch, logs)
+        print(f"Epoch {epoch + 1}/{self.epochs}", file=self.stream)
+        self.bar = keras.utils.Progbar(self.steps)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.bar.update(batch + 1, values=list((logs or {}).items()))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        seconds = time.perf_counter() - self.started
+        shown = " - ".join(f"{k}: {v:.4f}" for k, v in (logs or {}).items() if _is_number(v))
+        print(f"  {seconds:.1f}s - {shown}", file=self.stream)
+        self.stream.flush()
+
+
+def progress_callback(epochs: int, steps: int, stream: Any = None) -> Progress:
+    """A progress bar on a terminal, one line per epoch elsewhere."""
+    stream = stream or sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return (ProgressBar if tty else Progress)(epochs, steps, stream)
 
 
 def _is_number(value: Any) -> bool:

@@ -151,6 +151,39 @@ def classification_labels(
     return y, names
 
 
+def labelled_dataset(
+    x: np.ndarray,
+    raw_labels: Sequence[Any] | None,
+    *,
+    path: Path,
+    config: Any,
+    state: dict[str, Any] | None,
+    implied: dict[str, Any],
+    encoding: dict[str, Any],
+    description: str,
+) -> Any:
+    """The Dataset for a classifier's file: labels encoded and checked, the hyper-parameters
+    the data fixes (only for training data: a trained run keeps its config), and the
+    encoding state (``encoding`` plus class names) saved with a run for later data."""
+    from zoo.data import Dataset
+
+    y, names = classification_labels(raw_labels, config, state, str(path))
+    if y is not None:
+        implied = {**implied, "num_classes": len(names)}
+    new_state = dict(encoding)
+    if names is not None:
+        new_state["class_names"] = names
+    return Dataset(
+        x=x,
+        y=y,
+        name=path.stem,
+        description=description,
+        implied=implied if state is None else {},
+        class_names=names,
+        state=state if state is not None else new_state,
+    )
+
+
 def encode_labels(
     raw: Sequence[Any], state: dict[str, Any] | None, where: str
 ) -> tuple[np.ndarray, list[str]]:

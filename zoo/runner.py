@@ -421,10 +421,9 @@ def _restore(model: Any, run_dir: Path) -> tuple[dict[str, list[float]], int, bo
 def _callbacks(
     cfg: Config, run_dir: Path, history: dict, n_train: int, verbose: bool
 ) -> tuple[list[Any], Any]:
-    import keras
-
-    from zoo.callbacks import Checkpoint, Progress, ResumableEarlyStopping
+    from zoo.callbacks import Checkpoint, ResumableEarlyStopping, progress_callback
     from zoo.pipeline import steps_per_epoch
+    from zoo.tensorboard import EpochSummaries
 
     early = None
     if cfg.train["early_stopping"]:
@@ -434,13 +433,13 @@ def _callbacks(
         )
     callbacks: list[Any] = [c for c in (early,) if c is not None]
     callbacks.append(Checkpoint(run_dir, early, history))
-    callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), write_graph=False))
+    callbacks.append(EpochSummaries(run_dir / "logs"))
     host = get_catalog().host
     for extra in host.cross_hook("zoo_callbacks")(config=cfg, run_dir=run_dir):
         callbacks.extend(extra or [])
     if verbose:
         steps = steps_per_epoch(n_train, cfg.train["batch_size"])
-        callbacks.append(Progress(cfg.train["epochs"], steps))
+        callbacks.append(progress_callback(cfg.train["epochs"], steps))
     return callbacks, early
 
 

@@ -113,18 +113,13 @@ def image_arrays(config: Config, path: Path, state: dict[str, Any] | None) -> Da
     width = implied.get("width", config.width)
     channels = implied.get("channels", config.channels)
     x = _to_images(x, height, width, channels)
-    y, names = loaders.classification_labels(raw, config, state, str(path))
-    if y is not None:
-        implied["num_classes"] = len(names)
-    new_state = {"scale": scale, "source": "arrays"}
-    if names is not None:
-        new_state["class_names"] = names
-    return Dataset(
-        x=x,
-        y=y,
-        name=path.stem,
+    return loaders.labelled_dataset(
+        x,
+        raw,
+        path=path,
+        config=config,
+        state=state,
+        implied=implied,
+        encoding={"scale": scale, "source": "arrays"},
         description=f"{len(x)} images {height}x{width}x{channels} from {path}",
-        implied=implied if state is None else {},  # a trained run keeps its config
-        class_names=names,
-        state=state if state is not None else new_state,
     )

@@ -81,18 +81,13 @@ def table(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
         )
     x, stats = loaders.standardize(x, state, axis=(0,))
     implied: dict[str, Any] = {"input_dim": int(x.shape[1])}
-    y, names = loaders.classification_labels(raw, config, state, str(path))
-    if y is not None:
-        implied["num_classes"] = len(names)
-    new_state = {**stats, "source": "table"}
-    if names is not None:
-        new_state["class_names"] = names
-    return Dataset(
-        x=x.astype("float32"),
-        y=y,
-        name=path.stem,
+    return loaders.labelled_dataset(
+        x.astype("float32"),
+        raw,
+        path=path,
+        config=config,
+        state=state,
+        implied=implied,
+        encoding={**stats, "source": "table"},
         description=f"{len(x)} examples x {x.shape[1]} features from {path}",
-        implied=implied if state is None else {},  # a trained run keeps its config
-        class_names=names,
-        state=state if state is not None else new_state,
     )

@@ -132,18 +132,13 @@ def sequences(config: Config, path: Path, state: dict[str, Any] | None) -> Datas
             )
     x, stats = loaders.standardize(x, state if trained else None, axis=(0, 1))
     implied: dict[str, Any] = {"timesteps": int(x.shape[1]), "features": int(x.shape[2])}
-    y, names = loaders.classification_labels(raw, config, state, str(path))
-    if y is not None:
-        implied["num_classes"] = len(names)
-    new_state = {**stats, "source": "sequences"}
-    if names is not None:
-        new_state["class_names"] = names
-    return Dataset(
-        x=x.astype("float32"),
-        y=y,
-        name=path.stem,
+    return loaders.labelled_dataset(
+        x.astype("float32"),
+        raw,
+        path=path,
+        config=config,
+        state=state,
+        implied=implied,
+        encoding={**stats, "source": "sequences"},
         description=f"{len(x)} sequences of {x.shape[1]} steps x {x.shape[2]} features from {path}",
-        implied=implied if state is None else {},  # a trained run keeps its config
-        class_names=names,
-        state=state if state is not None else new_state,
     )

@@ -105,23 +105,17 @@ def text_table(config: Config, path: Path, state: dict[str, Any] | None) -> Data
         if loaders.user_set(config, "vocab_size")
         else len(vocabulary) + 2
     }
-    y, names = loaders.classification_labels(raw, config, state, str(path))
-    if y is not None:
-        implied["num_classes"] = len(names)
     truncated = sum(1 for t in tokens if len(t) > config.sequence_length)
-    description = (
-        f"{len(texts)} texts from {path}; vocabulary {len(vocabulary) + 2} ids; "
-        f"{truncated} texts cut to {config.sequence_length} tokens"
-    )
-    new_state: dict[str, Any] = {"vocabulary": vocabulary, "source": "text"}
-    if names is not None:
-        new_state["class_names"] = names
-    return Dataset(
-        x=x,
-        y=y,
-        name=path.stem,
-        description=description,
-        implied=implied if state is None else {},  # a trained run keeps its config
-        class_names=names,
-        state=state if state is not None else new_state,
+    return loaders.labelled_dataset(
+        x,
+        raw,
+        path=path,
+        config=config,
+        state=state,
+        implied=implied,
+        encoding={"vocabulary": vocabulary, "source": "text"},
+        description=(
+            f"{len(texts)} texts from {path}; vocabulary {len(vocabulary) + 2} ids; "
+            f"{truncated} texts cut to {config.sequence_length} tokens"
+        ),
     )
