@@ -67,7 +67,7 @@ def same_weights(a, b) -> bool:
 def test_load_registered_weights(tmp_path):
     original = save_weights(tmp_path / "mlp-t.weights.h5", "mlp")
     register(tmp_path, "mlp", [local_entry("t", tmp_path / "mlp-t.weights.h5")])
-    for model in (zoo.load("mlp", weights="t"), zoo.load("mlp:t"), zoo.load("mlp")):
+    for model in (zoo.load("mlp", weights="t"), zoo.load("mlp:t")):
         assert same_weights(model, original)
         report = model.zoo_load_report
         assert report.complete and report.loaded == ["dense_0", "classifier"]
@@ -109,7 +109,7 @@ def test_load_plain_file_and_errors(tmp_path):
     with pytest.raises(WeightsError, match="no weights 'nope'"):
         zoo.load("mlp", weights="nope")
     with pytest.raises(WeightsError, match="has no pretrained weights"):
-        zoo.load("mlp")
+        zoo.load("mlp-deep")
     with pytest.raises(WeightsError, match="names two weight sets"):
         zoo.load("mlp:a", weights="b")
     with pytest.raises(WeightsError, match="do not fit model 'cnn-small'"):

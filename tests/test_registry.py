@@ -210,7 +210,8 @@ def test_user_layer_adds_weights_and_pretrained_filter(tmp_path: Path) -> None:
         f"sha256 = '{SHA}'\nsize = 1234\ndataset = 'my-digits'\nmetrics = {{ accuracy = 0.9 }}\n"
     )
     zoo.use_registry(write(tmp_path / "w.toml", text))
-    assert [m["name"] for m in zoo.list_models(pretrained=True)] == ["cnn"]
+    pretrained = {m["name"]: m["pretrained"] for m in zoo.list_models(pretrained=True)}
+    assert "mine" in pretrained["cnn"] and "cnn-small" not in pretrained
     card = zoo.api.info("cnn:mine")
     assert card["weights"][0]["sha256"] == SHA and card["weights"][0]["size"] == 1234
     with pytest.raises(UnknownModelError, match="did you mean 'mine'"):
