@@ -54,7 +54,9 @@ def test_list_shows_every_builtin_model() -> None:
     assert lines[0].split() == ["NAME", "ARCHITECTURE", "TASK", "PARAMS", "PRETRAINED", "PLUGIN"]
     assert [line.split()[0] for line in lines[1:]] == sorted(BUILTIN_MODELS)
     cnn = next(line for line in lines if line.startswith("cnn "))
-    assert cnn.split() == ["cnn", "cnn", "image-classification", "225.0K", "-", "cnn"]
+    assert cnn.split() == ["cnn", "cnn", "image-classification", "225.0K", "digits", "cnn"]
+    small = next(line for line in lines if line.startswith("cnn-small "))
+    assert small.split() == ["cnn-small", "cnn", "image-classification", "14.4K", "-", "cnn"]
 
 
 def test_list_json_equals_the_python_api() -> None:
@@ -69,7 +71,7 @@ def test_list_json_equals_the_python_api() -> None:
         "task": "image-classification",
         "summary": records[0]["summary"],
         "params": 225034,
-        "pretrained": [],
+        "pretrained": ["digits"],
         "plugin": "cnn",
         "package": "keras-zoo",
     }
@@ -95,17 +97,21 @@ def test_list_filters(args: list[str], expected: list[str]) -> None:
 
 
 def test_list_pretrained_filter(tmp_path: Path) -> None:
-    code, out, err = run_zoo("list", "--pretrained", cwd=tmp_path)
+    code, out, err = run_zoo("list", "--pretrained", "--json", cwd=tmp_path)
+    assert code == 0, err
+    shipped = {r["name"]: r["pretrained"] for r in json.loads(out)}
+    assert set(shipped) == {"cnn", "mlp", "rnn", "transformer", "recommender"}
+    code, out, err = run_zoo("list", "rnn-*", "--pretrained", cwd=tmp_path)
     assert code == 0 and out == ""
     assert "no models match" in err
     (tmp_path / "registry.toml").write_text(
-        "[[models.rnn.weights]]\nname = 'waves'\nsource = 'rnn.weights.h5'\n"
+        "[[models.rnn-gru.weights]]\nname = 'waves'\nsource = 'rnn.weights.h5'\n"
         f"sha256 = '{SHA}'\nsize = 99\n"
     )
-    code, out, err = run_zoo("list", "--pretrained", "--json", cwd=tmp_path)
+    code, out, err = run_zoo("list", "rnn-*", "--pretrained", "--json", cwd=tmp_path)
     assert code == 0, err
-    assert [(r["name"], r["pretrained"]) for r in json.loads(out)] == [("rnn", ["waves"])]
-    code, out, err = run_zoo("list", "--pretrained", cwd=tmp_path)
+    assert [(r["name"], r["pretrained"]) for r in json.loads(out)] == [("rnn-gru", ["waves"])]
+    code, out, err = run_zoo("list", "rnn-*", "--pretrained", cwd=tmp_path)
     assert "waves" in out.splitlines()[1]
 
 
