@@ -91,6 +91,10 @@ def clean_zoo(
 
     for name in ZOO_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    # Test HTTP servers listen on 127.0.0.1: never route them through a proxy.
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("ZOO_HOME", str(tmp_path_factory.mktemp("zoo-home")))
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     zoo.catalog.reset()

@@ -99,17 +99,9 @@ def server():
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """A private cache folder, no proxy, no offline mode, a fresh catalog."""
+    """On top of conftest's clean_zoo: the cache and the cwd inside this test's tmp_path."""
     monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("ZOO_OFFLINE", raising=False)
-    monkeypatch.delenv("ZOO_REGISTRY", raising=False)
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.chdir(tmp_path)  # no ./registry.toml layer from the working directory
-    zoo.catalog.reset()
-    yield
-    zoo.catalog.reset()
 
 
 def register(tmp_path: Path, monkeypatch, entries: list[dict]) -> Path:

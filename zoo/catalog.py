@@ -17,7 +17,6 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from zoo._manager import PluginHost, PluginRecord
 from zoo.errors import PluginError, RegistryError, UnknownModelError, ZooError, did_you_mean
@@ -327,4 +326,4 @@ def require_ok(catalog: Catalog) -> None:
             raise PluginError(f"plugin '{bad[0].name}' is broken: {bad[0].error}")
 
 
-__all__ = ["Catalog", "ModelRef", "get_catalog", "use_registry", "reset", "ZooError", "Any"]
+__all__ = ["Catalog", "ModelRef", "get_catalog", "reset", "use_registry"]

@@ -8,6 +8,12 @@ from pathlib import Path
 from typing import Any
 
 
+def num_examples(x: Any) -> int:
+    """Examples in an array, or in a dict of equally long arrays (0 for None)."""
+    first = next(iter(x.values())) if isinstance(x, dict) else x
+    return 0 if first is None else int(len(first))
+
+
 @dataclass
 class Dataset:
     """What a plugin's ``zoo_dataset`` hook returns.
@@ -30,8 +36,7 @@ class Dataset:
     state: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        first = next(iter(self.x.values())) if isinstance(self.x, dict) else self.x
-        return int(len(first))
+        return num_examples(self.x)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 from zoo.api import build_model, make_config
 from zoo.catalog import ModelRef, get_catalog
-from zoo.data import Dataset, Splits
+from zoo.data import Dataset, Splits, num_examples
 from zoo.errors import ConfigError, DataError, PluginError
 from zoo.hparams import Config
 from zoo.runs import (
@@ -253,8 +253,12 @@ def train(
     model = dist.build_model(ref, cfg)  # inside the strategy's scope
     check_inputs(model, dataset.x, ref.model.name)
     split = split_arrays(task, dataset, cfg, seed)
-    n_train = _count(split["train"][0])
-    if isinstance(task, RetrievalTask) and cfg.train["test_split"] and not _count(split["test"][0]):
+    n_train = num_examples(split["train"][0])
+    if (
+        isinstance(task, RetrievalTask)
+        and cfg.train["test_split"]
+        and not num_examples(split["test"][0])
+    ):
         raise DataError(
             f"data {dataset.name} leaves no interactions to test on ({len(dataset)} interactions)",
             "give users several interactions each, or lower test_split",
@@ -304,7 +308,9 @@ def train(
             initial_epoch=initial_epoch,
             epochs=epochs,
         ),
-        validation=evaluation_stream(x_va, y_va, batch_size=batch_size) if _count(x_va) else None,
+        validation=evaluation_stream(x_va, y_va, batch_size=batch_size)
+        if num_examples(x_va)
+        else None,
         test=None,
         arrays={k: split[k] for k in ("train", "validation", "test")},
         indices=split["indices"],
@@ -389,11 +395,6 @@ def _without_optimizer(ref: ModelRef, cfg: Config, model: Any) -> Any:
     twin = build_model(ref, cfg, compile=False)
     twin.set_weights(model.get_weights())
     return twin
-
-
-def _count(x: Any) -> int:
-    first = next(iter(x.values())) if isinstance(x, dict) else x
-    return 0 if first is None else int(len(first))
 
 
 def _save_split(run_dir: Path, indices: dict[str, Any]) -> None:
@@ -495,7 +496,7 @@ def evaluate(
         "source": str(name_or_run),
         "data": dataset.name,
         "scope": scope,
-        "examples": _count(split["test"][0]),
+        "examples": num_examples(split["test"][0]),
         "test": evaluate_split(task, model, split, cfg, batch_size),
         "baselines": baselines(task, split, cfg) if data is None else {},
     }

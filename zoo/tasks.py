@@ -199,9 +199,10 @@ def evaluate_split(
         found = retrieval.evaluate_model(model, split["extra"]["retrieval"], which="test")
         found.pop("users", None)
         return found
+    from zoo.data import num_examples
     from zoo.pipeline import evaluation_stream
 
-    if _num_examples(x) == 0:
+    if num_examples(x) == 0:
         return {}
     results = model.evaluate(
         evaluation_stream(x, y, batch_size=batch_size), verbose=0, return_dict=True
@@ -240,8 +241,3 @@ def baselines(task: Task, split: dict[str, Any], config: Any) -> dict[str, float
             x_train, y_train, x_test, y_test, vocab
         )
     return out
-
-
-def _num_examples(x: Any) -> int:
-    first = next(iter(x.values())) if isinstance(x, dict) else x
-    return int(len(first))
