@@ -36,7 +36,7 @@ RUN_FILES = (
     "curves.png",
     "split.npz",
     "data_state.json",
-    "checkpoints/last.weights.h5",
+    "checkpoints/last.weights.npz",
     "checkpoints/state.json",
 )
 

@@ -2,7 +2,9 @@
 
 Checkpoints hold the layer weights, the optimizer's variables, the early-stopping state
 and the history so far; restoring all four lets ``--resume`` continue exactly where a
-killed run stopped.
+killed run stopped. Checkpoint weights are plain ``.npz`` arrays in ``get_weights()``
+order: writing them takes ~2 ms where Keras' ``.weights.h5`` takes 30-70 ms an epoch. The
+finished run's ``model.weights.h5`` is the Keras-format file users load.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.runs import atomic_write_bytes, atomic_write_json, save_weights_atomic
+from zoo.runs import atomic_write_bytes, atomic_write_json
 
 CHECKPOINTS = "checkpoints"
+LAST_WEIGHTS = "last.weights.npz"
+BEST_WEIGHTS = "best.weights.npz"
+LAST_OPTIMIZER = "last.optimizer.npz"
 
 
 class Progress(keras.callbacks.Callback):
@@ -103,7 +108,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 class Checkpoint(keras.callbacks.Callback):
     """After every epoch: weights, optimizer variables, early-stopping state, history.
 
-    Also keeps ``best.weights.h5`` (lowest validation loss) so the final model is the best
+    Also keeps ``best.weights.npz`` (lowest validation loss) so the final model is the best
     epoch's, as with ``restore_best_weights``.
     """
 
@@ -128,12 +133,12 @@ class Checkpoint(keras.callbacks.Callback):
             if _is_number(value):
                 self.history.setdefault(key, []).append(float(value))
         val_loss = float(logs.get("val_loss", logs.get("loss", np.inf)))
-        save_weights_atomic(self.model, self.folder / "last.weights.h5")
+        save_arrays(self.model.get_weights(), self.folder / LAST_WEIGHTS)
         if val_loss < self.best:
             self.best = val_loss
-            copy_atomic(self.folder / "last.weights.h5", self.folder / "best.weights.h5")
+            copy_atomic(self.folder / LAST_WEIGHTS, self.folder / BEST_WEIGHTS)
         self.history["_best_val_loss"] = [self.best]
-        save_optimizer(self.model.optimizer, self.folder / "last.optimizer.npz")
+        save_arrays(self.model.optimizer.variables, self.folder / LAST_OPTIMIZER)
         write_history_csv(self.history, self.folder.parent / "history.csv")
         state = {
             "epochs_done": epoch + 1,
@@ -154,13 +159,38 @@ def copy_atomic(source: Path, target: Path) -> None:
     tmp.replace(target)
 
 
-def save_optimizer(optimizer: Any, path: Path) -> None:
+def save_arrays(values: list[Any], path: Path) -> None:
+    """Variables or arrays, in order, to an ``.npz`` file (temp file, then rename)."""
     import io
 
-    arrays = {f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **{f"v{i}": np.asarray(v) for i, v in enumerate(values)})
     atomic_write_bytes(path, buffer.getvalue(), fsync=False)
+
+
+def load_arrays(path: Path) -> list[np.ndarray]:
+    with np.load(path) as saved:
+        return [saved[f"v{i}"] for i in range(len(saved.files))]
+
+
+def _mismatch(folder: Path) -> Exception:
+    from zoo.runs import RunError
+
+    return RunError(
+        f"checkpoint in {folder} does not match the model",
+        "resume with the same model and options it was started with",
+    )
+
+
+def load_checkpoint_weights(model: Any, path: Path) -> None:
+    """Set ``model``'s weights from a checkpoint written by :class:`Checkpoint`."""
+    values = load_arrays(path)
+    weights = model.weights
+    if len(values) != len(weights) or any(
+        tuple(v.shape) != tuple(w.shape) for v, w in zip(values, weights, strict=True)
+    ):
+        raise _mismatch(path.parent)
+    model.set_weights(values)
 
 
 def restore_checkpoint(model: Any, run_dir: Path) -> dict[str, Any] | None:
@@ -170,18 +200,12 @@ def restore_checkpoint(model: Any, run_dir: Path) -> dict[str, Any] | None:
     if not state_file.is_file():
         return None
     state = json.loads(state_file.read_text(encoding="utf-8"))
-    model.load_weights(folder / "last.weights.h5")
+    load_checkpoint_weights(model, folder / LAST_WEIGHTS)
     optimizer = model.optimizer
     optimizer.build(model.trainable_variables)
-    with np.load(folder / "last.optimizer.npz") as saved:
-        values = [saved[f"v{i}"] for i in range(len(saved.files))]
+    values = load_arrays(folder / LAST_OPTIMIZER)
     if len(values) != len(optimizer.variables):
-        from zoo.runs import RunError
-
-        raise RunError(
-            f"checkpoint in {folder} does not match the model's optimizer",
-            "resume with the same model and options it was started with",
-        )
+        raise _mismatch(folder)
     for variable, value in zip(optimizer.variables, values, strict=True):
         variable.assign(value)
     return state

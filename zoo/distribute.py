@@ -198,7 +198,6 @@ class Distribution:
 
         twin = build_model(ref, config)
         twin.set_weights([_as_numpy(w) for w in model.get_weights()])
-        twin.optimizer.build(twin.trainable_variables)  # so best.weights.h5 loads whole
         for mine, theirs in zip(twin.optimizer.variables, model.optimizer.variables, strict=True):
             mine.assign(_as_numpy(theirs))
         return twin

@@ -335,9 +335,11 @@ def train(
     train_seconds = time.perf_counter() - train_started
 
     model = dist.local_model(ref, cfg, model)  # an undistributed copy for test/saving
-    best = run_dir / "checkpoints" / "best.weights.h5"
+    from zoo.callbacks import BEST_WEIGHTS, CHECKPOINTS, load_checkpoint_weights
+
+    best = run_dir / CHECKPOINTS / BEST_WEIGHTS
     if cfg.train["early_stopping"] and best.is_file():
-        model.load_weights(best)
+        load_checkpoint_weights(model, best)
     test = evaluate_split(task, model, split, cfg, batch_size)
     base = baselines(task, split, cfg)
     epochs_run = len(history.get("loss", []))

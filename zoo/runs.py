@@ -5,7 +5,7 @@ Layout of ``runs/<model>-<timestamp>/``::
     run.toml               resolved config; [run].status is "running" until the very end
     split.npz              the seeded train/validation/test indices
     data_state.json        the dataset's encoding state (vocabulary, class names, ...)
-    checkpoints/           last.weights.h5, last.optimizer.npz, state.json, best.weights.h5
+    checkpoints/           last.weights.npz, last.optimizer.npz, state.json, best.weights.npz
     history.csv            one row per epoch
     logs/                  TensorBoard event files
     model.weights.h5       final weights                 } written only after training,
