@@ -193,6 +193,8 @@ def test_training_option_overrides_reach_compile() -> None:
     model = zoo.create("mlp", optimizer="sgd", learning_rate=0.05)
     assert isinstance(model.optimizer, keras.optimizers.SGD)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
+    assert model.optimizer.clipnorm is None  # 0 = off
+    assert zoo.create("mlp", clipnorm=0.5).optimizer.clipnorm == pytest.approx(0.5)
 
 
 def test_compiled_models_trace_their_train_step_once() -> None:
@@ -207,3 +209,17 @@ def test_compiled_models_trace_their_train_step_once() -> None:
     y = np.arange(64) % 10
     model.fit(x, y, batch_size=32, epochs=2, verbose=0)
     assert len(traces) == 1
+
+
+def test_freezing_layers_after_compile_still_trains_the_rest() -> None:
+    """The optimizer is built for every variable at compile time; fine-tuning a subset
+    (layers frozen after zoo.create / zoo.load) must still work."""
+    model = zoo.create("mlp")
+    frozen = body(model)[0]
+    frozen.trainable = False
+    before = [np.array(w) for w in frozen.weights]
+    head_before = np.array(body(model)[-1].kernel)
+    x = np.random.default_rng(0).normal(size=(64, 100)).astype("float32")
+    model.fit(x, np.arange(64) % 10, batch_size=32, epochs=1, verbose=0)
+    assert all(np.array_equal(a, np.array(w)) for a, w in zip(before, frozen.weights, strict=True))
+    assert not np.array_equal(head_before, np.array(body(model)[-1].kernel))

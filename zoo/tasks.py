@@ -24,7 +24,8 @@ def make_optimizer(config: Any) -> Any:
         "rmsprop": keras.optimizers.RMSprop,
         "adagrad": keras.optimizers.Adagrad,
     }
-    return classes[name](learning_rate=lr)
+    clipnorm = config.train.get("clipnorm") or None  # 0 -> no clipping
+    return classes[name](learning_rate=lr, clipnorm=clipnorm)
 
 
 def jit_setting(config: Any) -> Any:
