@@ -94,6 +94,22 @@ def _weights(path: Path) -> list[np.ndarray]:
     return arrays
 
 
+def test_resume_without_checkpoint_arrays_is_a_clear_error(tmp_path: Path) -> None:
+    """A killed run whose checkpoint lacks the .npz files (e.g. written by an older zoo)."""
+    import tomli_w
+
+    from zoo.runs import RunError
+
+    run = tmp_path / "run"
+    zoo.train("mlp", output=run, verbose=False, **TINY["mlp"])
+    meta = tomllib.loads((run / "run.toml").read_text())
+    meta["run"]["status"] = "running"  # as if killed after the checkpoint
+    (run / "run.toml").write_text(tomli_w.dumps(meta))
+    (run / "checkpoints" / "last.weights.npz").unlink()
+    with pytest.raises(RunError, match="no last.weights.npz"):
+        zoo.train(resume=run, verbose=False)
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path: Path) -> None:
     args = [

@@ -200,6 +200,11 @@ def restore_checkpoint(model: Any, run_dir: Path) -> dict[str, Any] | None:
     if not state_file.is_file():
         return None
     state = json.loads(state_file.read_text(encoding="utf-8"))
+    for name in (LAST_WEIGHTS, LAST_OPTIMIZER):
+        if not (folder / name).is_file():  # e.g. a run killed under an older zoo (.h5)
+            from zoo.runs import RunError
+
+            raise RunError(f"checkpoint in {folder} has no {name}", "start a new run")
     load_checkpoint_weights(model, folder / LAST_WEIGHTS)
     optimizer = model.optimizer
     optimizer.build(model.trainable_variables)

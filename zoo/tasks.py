@@ -61,7 +61,7 @@ def build_optimizer(model: Any) -> None:
 
     Without a distribution strategy Keras defers this to the first trace of the train
     function; creating variables there makes TensorFlow trace the step a second time,
-    which costs 0.3-0.7 s at the start of every run (benchmarks/README.md).
+    which costs 0.3 s (cnn) to 3 s (transformer) per run (benchmarks/README.md).
     """
     if model.built and model.optimizer is not None:
         model.optimizer.build(model.trainable_variables)
