@@ -10,22 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.errors import ConfigError
-
-
-def make_optimizer(config: Any) -> Any:
-    import keras
-
-    name = config.train["optimizer"]
-    lr = config.train["learning_rate"]
-    classes = {
-        "adam": keras.optimizers.Adam,
-        "adamw": keras.optimizers.AdamW,
-        "sgd": keras.optimizers.SGD,
-        "rmsprop": keras.optimizers.RMSprop,
-        "adagrad": keras.optimizers.Adagrad,
-    }
-    clipnorm = config.train.get("clipnorm") or None  # 0 -> no clipping
-    return classes[name](learning_rate=lr, clipnorm=clipnorm)
+from zoo.optimizers import make_optimizer
 
 
 def jit_setting(config: Any) -> Any:
