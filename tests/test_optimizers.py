@@ -77,3 +77,17 @@ def test_other_optimizers_are_left_to_keras() -> None:
     amsgrad = keras.optimizers.Adam(amsgrad=True)
     update = amsgrad._backend_update_step
     assert fuse_adam_updates(amsgrad)._backend_update_step == update
+
+
+def test_warmup_raises_the_learning_rate_linearly_then_holds_it(tmp_path: Path) -> None:
+    model = zoo.create("mlp", learning_rate=0.01, warmup_steps=10)
+    rates = []
+    for step in (0, 4, 9, 10, 500):
+        model.optimizer.iterations.assign(step)
+        rates.append(float(model.optimizer.learning_rate))
+    assert rates == pytest.approx([0.001, 0.0046, 0.0091, 0.01, 0.01])  # lr/10 -> lr
+    model.save(tmp_path / "mlp.keras")  # Keras' own schedule: loads without the zoo
+    loaded = keras.saving.load_model(tmp_path / "mlp.keras")
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(0.01)
+    constant = zoo.create("mlp", learning_rate=0.01).optimizer  # warmup_steps 0 = off
+    assert float(constant.learning_rate) == pytest.approx(0.01)

@@ -4,8 +4,9 @@ Keras' Adam updates each variable with ~38 graph ops, recomputing the step's bia
 corrections for every variable; for the transformer that is 1,390 of the train step's
 2,619 ops. TensorFlow's ``ResourceApplyAdam`` kernel does the same update (the same
 formula: ``lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)``, epsilon outside the square root) in
-one op, so the step traces and starts faster: 0.3 s less per run for the cnn, 1.5 s for
-the transformer (benchmarks/README.md). This module is TensorFlow-specific on purpose.
+one op, so the step traces and starts faster: 0.13-0.28 s less per run for the small
+models, 0.53 s for the transformer (benchmarks/train_step_trace.py). This module is
+TensorFlow-specific on purpose.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 
 def make_optimizer(config: Any) -> Any:
-    """The optimizer named by ``config.train`` (learning rate and clipnorm applied)."""
+    """The optimizer named by ``config.train`` (learning rate, warm-up and clipnorm applied)."""
     import keras
 
     classes = {
@@ -27,9 +28,31 @@ def make_optimizer(config: Any) -> Any:
     }
     clipnorm = config.train.get("clipnorm") or None  # 0 -> no clipping
     optimizer = classes[config.train["optimizer"]](
-        learning_rate=config.train["learning_rate"], clipnorm=clipnorm
+        learning_rate=learning_rate(
+            config.train["learning_rate"], config.train.get("warmup_steps")
+        ),
+        clipnorm=clipnorm,
     )
     return fuse_adam_updates(optimizer)
+
+
+def learning_rate(value: float, warmup_steps: int | None) -> Any:
+    """``value``, or a linear warm-up from ``value / warmup_steps`` to it, then constant.
+
+    Built from Keras' own CosineDecay (``alpha=1`` keeps the rate constant after the
+    warm-up), so a compiled model saved with it loads without the zoo.
+    """
+    if not warmup_steps:
+        return value
+    import keras
+
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=value / warmup_steps,
+        decay_steps=1,
+        alpha=1.0,
+        warmup_target=value,
+        warmup_steps=warmup_steps,
+    )
 
 
 def fuse_adam_updates(optimizer: Any) -> Any:

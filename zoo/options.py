@@ -22,6 +22,13 @@ TRAIN_OPTIONS: dict[str, HParam] = {
         ),
         HParam("learning_rate", "float", 1e-3, "optimizer learning rate", min=1e-8, max=10.0),
         HParam("clipnorm", "float", 0.0, "clip each gradient to this L2 norm (0 = off)", min=0.0),
+        HParam(
+            "warmup_steps",
+            "int",
+            0,
+            "steps over which the learning rate rises linearly to its value (0 = off)",
+            min=0,
+        ),
         HParam("early_stopping", "bool", True, "stop when validation loss stops improving"),
         HParam("patience", "int", 3, "epochs without improvement before stopping", min=1),
         HParam("validation_split", "float", 0.1, "share of data for validation", min=0, max=0.5),
