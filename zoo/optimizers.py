@@ -61,21 +61,36 @@ def fuse_adam_updates(optimizer: Any) -> Any:
     The instance keeps its class, so a model saved with it loads without the zoo. The
     update follows Keras' own structure (gradients all-reduced across replicas, then one
     update per variable and device), so it works the same under a distribution strategy.
-    AMSGrad and other optimizers are returned unchanged.
+    AMSGrad and other optimizers are returned unchanged, and so is an optimizer whose
+    Keras version lacks the internals this relies on (it then trains with Keras' update).
     """
     import keras
 
-    if type(optimizer) in (keras.optimizers.Adam, keras.optimizers.AdamW) and not (
-        optimizer.amsgrad
+    internals = ("_backend_update_step", "_all_reduce_sum_gradients", "_get_variable_index")
+    if (
+        type(optimizer) in (keras.optimizers.Adam, keras.optimizers.AdamW)
+        and not optimizer.amsgrad
+        and all(hasattr(optimizer, name) for name in internals)
     ):
-        optimizer._backend_update_step = MethodType(_fused_adam_step, optimizer)
+        keras_step = optimizer._backend_update_step
+        optimizer._backend_update_step = MethodType(
+            lambda self, grads, variables, lr: _fused_adam_step(
+                self, grads, variables, lr, keras_step
+            ),
+            optimizer,
+        )
     return optimizer
 
 
-def _fused_adam_step(optimizer: Any, grads: list[Any], variables: list[Any], lr: Any) -> None:
+def _fused_adam_step(
+    optimizer: Any, grads: list[Any], variables: list[Any], lr: Any, keras_step: Any
+) -> None:
     import keras
     import tensorflow as tf
 
+    if not (hasattr(optimizer, "_momentums") and hasattr(optimizer, "_velocities")):
+        keras_step(grads, variables, lr)
+        return
     variables = [v.value if isinstance(v, keras.Variable) else v for v in variables]
     grads_and_vars = optimizer._all_reduce_sum_gradients(list(zip(grads, variables, strict=True)))
 
