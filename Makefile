@@ -1,4 +1,4 @@
-# `make bench` runs the quick benchmark set, every goal on the cnn (about 3.5 minutes on 2 cores);
+# `make bench` runs the quick benchmark set, every goal on the cnn (about 3 minutes on 2 cores);
 # benchmarks/README.md lists the longer all-model runs.
 PY ?= python
 
