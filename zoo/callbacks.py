@@ -18,7 +18,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.runs import atomic_write_bytes, atomic_write_json
+from zoo.runs import RunError, atomic_write_bytes, atomic_write_json
 
 CHECKPOINTS = "checkpoints"
 LAST_WEIGHTS = "last.weights.npz"
@@ -174,8 +174,6 @@ def load_arrays(path: Path) -> list[np.ndarray]:
 
 
 def _mismatch(folder: Path) -> Exception:
-    from zoo.runs import RunError
-
     return RunError(
         f"checkpoint in {folder} does not match the model",
         "resume with the same model and options it was started with",
@@ -202,8 +200,6 @@ def restore_checkpoint(model: Any, run_dir: Path) -> dict[str, Any] | None:
     state = json.loads(state_file.read_text(encoding="utf-8"))
     for name in (LAST_WEIGHTS, LAST_OPTIMIZER):
         if not (folder / name).is_file():  # e.g. a run killed under an older zoo (.h5)
-            from zoo.runs import RunError
-
             raise RunError(f"checkpoint in {folder} has no {name}", "start a new run")
     load_checkpoint_weights(model, folder / LAST_WEIGHTS)
     optimizer = model.optimizer

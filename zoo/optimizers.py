@@ -11,7 +11,7 @@ TensorFlow-specific on purpose.
 
 from __future__ import annotations
 
-from types import MethodType
+from functools import partial
 from typing import Any
 
 
@@ -72,14 +72,21 @@ def fuse_adam_updates(optimizer: Any) -> Any:
         and not optimizer.amsgrad
         and all(hasattr(optimizer, name) for name in internals)
     ):
-        keras_step = optimizer._backend_update_step
-        optimizer._backend_update_step = MethodType(
-            lambda self, grads, variables, lr: _fused_adam_step(
-                self, grads, variables, lr, keras_step
-            ),
-            optimizer,
+        optimizer._backend_update_step = partial(
+            _fused_adam_step, optimizer, keras_step=optimizer._backend_update_step
         )
     return optimizer
+
+
+def build_optimizer(model: Any) -> None:
+    """Create the optimizer's variables now rather than inside the first traced step.
+
+    Without a distribution strategy Keras defers this to the first trace of the train
+    function; creating variables there makes TensorFlow trace the step a second time,
+    which costs 0.3 s (cnn) to 3 s (transformer) per run (benchmarks/README.md).
+    """
+    if model.built and model.optimizer is not None:
+        model.optimizer.build(model.trainable_variables)
 
 
 def _fused_adam_step(

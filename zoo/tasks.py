@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.errors import ConfigError
-from zoo.optimizers import make_optimizer
+from zoo.optimizers import build_optimizer, make_optimizer
 
 
 def jit_setting(config: Any) -> Any:
@@ -39,17 +39,6 @@ class Task:
             steps_per_execution=config.train.get("steps_per_execution", 1),
         )
         build_optimizer(model)
-
-
-def build_optimizer(model: Any) -> None:
-    """Create the optimizer's variables now rather than inside the first traced step.
-
-    Without a distribution strategy Keras defers this to the first trace of the train
-    function; creating variables there makes TensorFlow trace the step a second time,
-    which costs 0.3 s (cnn) to 3 s (transformer) per run (benchmarks/README.md).
-    """
-    if model.built and model.optimizer is not None:
-        model.optimizer.build(model.trainable_variables)
 
 
 class ClassificationTask(Task):
