@@ -5,6 +5,12 @@ The training stream is built from in-memory tensors (the cache) and shuffled wit
 epoch ``e`` a pure function of the seed, so a run resumed at epoch ``e`` sees exactly the
 batches an uninterrupted run would have seen. Batches are gathered in parallel and
 prefetched.
+
+Every training batch has the same, static size: an epoch's short last batch is topped up
+with the first examples of that epoch's permutation. With a known batch dimension
+TensorFlow resolves the gradient's shape arithmetic while tracing, which makes the train
+step's graph smaller and its trace and first call faster (the transformer's by ~0.5 s; see
+benchmarks/README.md). Every example is still seen once per epoch, a few of them twice.
 """
 
 from __future__ import annotations
@@ -34,17 +40,21 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 def training_stream(
     x: Any, y: Any, *, batch_size: int, seed: int, initial_epoch: int, epochs: int
 ) -> Any:
-    """Batches for epochs ``initial_epoch..epochs-1``, each epoch a fresh seeded permutation."""
+    """Batches for epochs ``initial_epoch..epochs-1``, each epoch a fresh seeded permutation,
+    ``steps_per_epoch(n, batch_size)`` batches of ``min(batch_size, n)`` examples each."""
     import tensorflow as tf
 
     first = next(iter(x.values())) if isinstance(x, dict) else x
     n = int(len(first))
     xs, ys = _to_tensors(x), _to_tensors(y)
+    batch = min(batch_size, n)
+    padded = steps_per_epoch(n, batch) * batch  # n rounded up to whole batches
 
     def one_epoch(epoch: Any) -> Any:
         key = tf.stack([tf.constant(seed, tf.int64), epoch])
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=key)
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        order = tf.concat([order, order[: padded - n]], axis=0)  # padded - n < batch <= n
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch, drop_remainder=True)
 
     stream = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1))
     stream = stream.flat_map(one_epoch)
