@@ -317,6 +317,10 @@ def train(
         extra=split["extra"],
         steps_per_epoch=steps_per_epoch(n_train, batch_size),
     )
+    if splits.validation is not None:
+        from zoo.pretrace import ValidationPretrace
+
+        callbacks.insert(0, ValidationPretrace(splits.validation))
     train_started = time.perf_counter()
     epochs_this_session = 0
     if initial_epoch < epochs and not stopped and dist.distributed:
