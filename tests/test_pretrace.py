@@ -56,5 +56,12 @@ def test_nothing_is_traced_outside_keras_fit() -> None:
     model.compile("adam", "mse")
     callback = ValidationPretrace(evaluation_stream(np.zeros((4, 3)), np.zeros(4), batch_size=2))
     callback.set_model(model)
-    callback.on_train_batch_end(0)
+    for step in range(3):
+        callback.on_train_batch_begin(step)
     assert callback.thread is None and not callback.traced
+
+
+def test_keras_still_dispatches_batch_logs_asynchronously() -> None:
+    """A batch-end hook would make Keras convert every step's logs to Python synchronously."""
+    callbacks = keras.callbacks.CallbackList([ValidationPretrace(None)])
+    assert callbacks._async_train == keras.callbacks.CallbackList([])._async_train

@@ -11,8 +11,8 @@ What makes it match a single-process run with the same global batch:
 - **Data**: every worker iterates the runner's *global* stream (the same seeded per-epoch
   shuffle, an ordinary local tf.data iterator) and hands each of its replicas that replica's
   rows of the global batch with ``strategy.experimental_distribute_values_from_function``:
-  replica ``r`` of ``R`` takes rows ``[B*r//R, B*(r+1)//R)``, so the partial last batch is
-  split too and no example is dropped or repeated. The split is explicit, so no tf.data
+  replica ``r`` of ``R`` takes rows ``[B*r//R, B*(r+1)//R)``, so a batch that does not divide
+  evenly is split too and no row is dropped or repeated. The split is explicit, so no tf.data
   auto-sharding is involved. (A distributed dataset iterator was tried first: under
   ``MultiWorkerMirroredStrategy`` destroying it at the end of training blocked for 5-25 s,
   once until the peer had exited.)

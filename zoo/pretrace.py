@@ -9,6 +9,10 @@ validation stream's element spec on a helper thread, and waits for it before val
 starts. Keras then finds the trace in the function's cache; the function it runs, and what
 it computes, are unchanged.
 
+The callback acts in ``on_train_batch_begin`` of the second step (the first step has been
+traced and run by then): overriding a batch-*end* hook would make Keras hand every batch's
+logs back to Python synchronously.
+
 Finding the traceable function relies on how Keras builds ``model.test_function`` (a
 closure over one ``tf.function``). If that ever changes, or the run uses a distribution
 strategy, nothing is pre-traced and Keras traces as usual.
@@ -27,13 +31,13 @@ class ValidationPretrace(keras.callbacks.Callback):
         super().__init__()
         self.validation = validation
         self.thread: threading.Thread | None = None
-        self.started = False
+        self.steps_begun = 0
         self.traced = False  # for tests and benchmarks: the helper thread finished a trace
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.started:
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self.steps_begun += 1
+        if self.steps_begun != 2:
             return
-        self.started = True
         function = keras_test_function(self.model)
         if function is None:
             return
