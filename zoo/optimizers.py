@@ -101,6 +101,7 @@ def _fused_adam_step(
     variables = [v.value if isinstance(v, keras.Variable) else v for v in variables]
     grads_and_vars = optimizer._all_reduce_sum_gradients(list(zip(grads, variables, strict=True)))
 
+    @tf.autograph.experimental.do_not_convert
     def keras_update(variable: Any, grad: Any, lr: Any) -> Any:
         return optimizer.update_step(grad, variable, lr)
 
@@ -115,6 +116,9 @@ def _fused_adam_step(
             "beta2": beta_2,
             "epsilon": tf.constant(optimizer.epsilon, "float32"),
         }
+        # Plain graph code: under an autograph-enabled tf.function (the distributed loop),
+        # strategy.extended.update would otherwise convert the function once per variable.
+        apply_adam = tf.autograph.experimental.do_not_convert(_apply_adam)
         for grad, variable in grads_and_vars:
             if variable.dtype != tf.float32 or isinstance(grad, tf.IndexedSlices):
                 # Keras squares an embedding's sparse gradient slice by slice (repeated
@@ -124,7 +128,7 @@ def _fused_adam_step(
             index = optimizer._get_variable_index(variable)
             moments = (optimizer._momentums[index].value, optimizer._velocities[index].value)
             strategy.extended.update(
-                variable, _apply_adam, args=(*moments, grad, lr, shared), group=False
+                variable, apply_adam, args=(*moments, grad, lr, shared), group=False
             )
 
     tf.__internal__.distribute.interim.maybe_merge_call(
