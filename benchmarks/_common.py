@@ -27,10 +27,10 @@ def quiet_tensorflow() -> None:
 
 def default_arrays(model: str, seed: int = 0) -> dict[str, Any]:
     """The model's default dataset and the runner's split for ``seed``, as numpy arrays."""
-    from zoo.api import make_config
     from zoo.catalog import get_catalog
-    from zoo.runner import apply_implied, load_dataset
-    from zoo.tasks import split_arrays, task_for
+    from zoo.catalog.config import make_config
+    from zoo.tasks.base import split_arrays, task_for
+    from zoo.training.runner import apply_implied, load_dataset
 
     ref = get_catalog().resolve(model)
     cfg = make_config(ref)

@@ -57,7 +57,7 @@ def runners(model: Any, folder: Path, x: dict[int, Any]) -> dict[str, dict[int, 
     import tensorflow as tf
 
     import zoo
-    from zoo.export_formats import litert_interpreter
+    from zoo.exporting.formats import litert_interpreter
 
     name = model.input.name
     table: dict[str, dict[int, Callable[[], Any]]] = {
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     import zoo
-    from zoo.api import make_config
     from zoo.catalog import get_catalog
+    from zoo.catalog.config import make_config
 
     ref = get_catalog().resolve(args.model)
     if ref.weights is not None:

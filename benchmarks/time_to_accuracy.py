@@ -38,7 +38,7 @@ TARGETS = {  # model -> (metric, target); recommender: 2x the popularity baselin
 def make_watcher(model_name: str, data: dict[str, Any], target: float) -> Any:
     import keras
 
-    from zoo.tasks import evaluate_split, task_for
+    from zoo.tasks.base import evaluate_split, task_for
 
     task = task_for(data["ref"].architecture.task)
     metric = TARGETS[model_name][0]
@@ -80,8 +80,8 @@ def child(
     import keras
 
     import zoo
-    from zoo.api import build_model
-    from zoo.tasks import baselines, task_for
+    from zoo.building import build_model
+    from zoo.tasks.base import baselines, task_for
 
     data = default_arrays(model_name, seed)
     metric, target = TARGETS[model_name]

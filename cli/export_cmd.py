@@ -52,7 +52,7 @@ def export_cmd(
     predictions differ from Keras' beyond the format's tolerance is an error and leaves
     nothing behind.
     """
-    from zoo.exporting import export
+    from zoo.exporting.export import export
 
     result = export(source, output, format=fmt, batch_size=batch_size, force=force)
     data = result.to_dict()

@@ -1,4 +1,4 @@
-"""`zoo train`, `zoo evaluate`, `zoo predict`: thin wrappers over zoo.runner."""
+"""`zoo train`, `zoo evaluate`, `zoo predict`: thin wrappers over zoo.training.runner."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def train_cmd(
     quiet: bool,
 ) -> None:
     """Train model NAME on its built-in dataset (or --data) and write a run folder."""
-    from zoo.runner import train
+    from zoo.training.runner import train
 
     options = parse_sets(sets)
     if epochs is not None:
@@ -102,7 +102,7 @@ def train_cmd(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def evaluate_cmd(model: str, data: str | None, as_json: bool) -> None:
     """Evaluate MODEL (a run folder, NAME or NAME:TAG)."""
-    from zoo.runner import evaluate
+    from zoo.training.evaluation import evaluate
 
     result = evaluate(model, data)
     if as_json:
@@ -125,7 +125,7 @@ def evaluate_cmd(model: str, data: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
 def predict_cmd(model: str, data: str, output: str | None, top_k: int, as_json: bool) -> None:
     """Predict with MODEL (a run folder, NAME or NAME:TAG) on --data."""
-    from zoo.runner import predict
+    from zoo.training.evaluation import predict
 
     rows = predict(model, data, output=output, top_k=top_k)
     if as_json:

@@ -32,7 +32,7 @@ def _entries(name: str | None) -> list[tuple[str, Any]]:
 
 
 def _record(model: str, entry: Any) -> dict[str, Any]:
-    from zoo.weights import local_copy
+    from zoo.weights.store import local_copy
 
     return {
         "name": f"{model}:{entry.name}",
@@ -80,7 +80,7 @@ def list_cmd(name: str | None, as_json: bool) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a TTY).")
 def fetch_cmd(names: tuple[str, ...], progress: bool | None) -> None:
     """Download and verify NAME:TAG (or every weight set of NAME) into the cache."""
-    from zoo.weights import fetch
+    from zoo.weights.store import fetch
 
     for name in names:
         entries = _entries(name) if ":" in name else _model_entries(name)
@@ -104,7 +104,7 @@ def _model_entries(name: str) -> list[tuple[str, Any]]:
 def path_cmd(name: str) -> None:
     """Print the verified local file of NAME:TAG, fetching it if needed."""
     from zoo.errors import WeightsError
-    from zoo.weights import fetch
+    from zoo.weights.store import fetch
 
     if ":" not in name:
         raise WeightsError(f"'{name}' names no weight set", f"use {name}:TAG (`zoo weights list`)")
@@ -123,7 +123,7 @@ def path_cmd(name: str) -> None:
 def verify_cmd(delete: bool, check_catalog: bool) -> None:
     """Re-hash every file in the cache; exit non-zero naming any corrupt file."""
     from zoo.errors import WeightsError
-    from zoo.weights import local_copy, verify_cache, verify_file, weights_dir
+    from zoo.weights.store import local_copy, verify_cache, verify_file, weights_dir
 
     bad: list[str] = []
     results = verify_cache()
@@ -166,7 +166,7 @@ def hash_cmd(file: str, name: str) -> None:
     """Print the registry.toml entry (sha256, size) for a weights FILE you want to publish."""
     from pathlib import Path
 
-    from zoo.weights import file_digest
+    from zoo.weights.store import file_digest
 
     digest, size = file_digest(Path(file))
     click.echo("[[models.MODEL.weights]]")

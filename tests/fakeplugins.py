@@ -231,3 +231,49 @@ UNMARKED_BUILD = """
     def zoo_dataset(config, path, state):
         raise AssertionError("never called")
 """
+
+
+def weights_dump_plugin(root: Path) -> Path:
+    """A cross-cutting plugin (``zoo_callbacks``, declared in its registry) whose callback
+    writes each worker's final weights to ``$ZOO_TEST_DUMP/worker-<index>.npz``."""
+    return make_dist(
+        root,
+        "zoo-dumpweights",
+        {"dumpweights": "zoo_dumpweights"},
+        {
+            "zoo_dumpweights/__init__.py": """
+                import json
+                import os
+                from pathlib import Path
+
+                from zoo.plugin import hookimpl
+
+
+                @hookimpl
+                def zoo_callbacks(config, run_dir):
+                    import keras
+                    import numpy as np
+
+                    folder = Path(os.environ["ZOO_TEST_DUMP"])
+                    conf = json.loads(os.environ.get("TF_CONFIG") or "{}")
+                    index = int(conf.get("task", {}).get("index", 0))
+
+                    class Dump(keras.callbacks.Callback):
+                        def on_train_end(self, logs=None):
+                            folder.mkdir(parents=True, exist_ok=True)
+                            weights = [np.asarray(w) for w in self.model.get_weights()]
+                            np.savez(
+                                folder / f"worker-{index}.npz",
+                                **{f"w{i}": w for i, w in enumerate(weights)},
+                            )
+
+                    return [Dump()]
+            """,
+            "zoo_dumpweights/registry.toml": """
+                schema_version = 1
+
+                [plugins.dumpweights]
+                hooks = ["zoo_callbacks"]
+            """,
+        },
+    )

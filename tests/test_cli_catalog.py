@@ -208,7 +208,14 @@ def test_plugins_lists_the_builtin_plugins() -> None:
     code, out, err = run_zoo("plugins", "--json")
     assert code == 0, err
     records = {r["name"]: r for r in json.loads(out)}
-    assert set(records) == {"cnn", "mlp", "rnn", "transformer", "recommender"}
+    assert set(records) == {"zoo", "cnn", "mlp", "rnn", "transformer", "recommender"}
+    core = records.pop("zoo")  # the core's own plugin: built-in tasks and export formats
+    assert core["status"] == "ok" and core["tasks"] == [
+        "classification",
+        "regression",
+        "reconstruction",
+        "retrieval",
+    ]
     for record in records.values():
         assert record["status"] == "ok" and record["error"] is None
         assert record["package"] == "keras-zoo" and record["loaded"] is False

@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 import zoo.catalog
 import zoo.testing
+from zoo.catalog.hparams import HParam
 from zoo.errors import UnknownModelError, ZooError
-from zoo.hparams import HParam
 from zoo.testing import ConformanceError, check_plugin, plugin_checks
-from zoo.testing_checks import alternative_value
+from zoo.testing.checks import alternative_value
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_SRC = REPO / "examples" / "zoo-autoencoder" / "src"

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from conftest import run_python
 
-from zoo.api import make_config
 from zoo.catalog import get_catalog
-from zoo.data import Dataset
+from zoo.catalog.config import make_config
+from zoo.data.dataset import Dataset
 from zoo.errors import DataError
 from zoo.plugins.mlp import data as mlp_data
 
@@ -58,7 +58,7 @@ def test_default_dataset_is_deterministic_and_json_state(model: str) -> None:
 
 def test_default_datasets_fit_the_built_models() -> None:
     """Each default dataset goes through its model: shapes, dtypes and labels fit."""
-    from zoo.api import build_model
+    from zoo.building import build_model
 
     for model in ("mlp", "cnn-small", "rnn", "transformer-tiny", "recommender"):
         ref, config = config_for(model)
@@ -75,7 +75,7 @@ def test_default_datasets_fit_the_built_models() -> None:
 def test_loading_data_imports_no_tensorflow() -> None:
     code = (
         "import sys\n"
-        "from zoo.catalog import get_catalog\nfrom zoo.api import make_config\n"
+        "from zoo.catalog import get_catalog\nfrom zoo.catalog.config import make_config\n"
         "cat = get_catalog()\n"
         f"for name in {ARCHITECTURES!r}:\n"
         "    ref = cat.resolve(name)\n"
@@ -137,7 +137,7 @@ def test_rnn_waveforms_are_told_apart_by_shape_and_pace() -> None:
 
 
 def test_transformer_labels_follow_marker_order() -> None:
-    from zoo.baselines import bag_of_words_accuracy
+    from zoo.tasks.baselines import bag_of_words_accuracy
 
     data = load("transformer", num_classes=4)
     x, y = data.x, data.y

@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import clean_env
+from fakeplugins import weights_dump_plugin
 
 import zoo
 from zoo.cli.worker_cmd import free_ports, tf_config
-from zoo.distribute import DUMP_ENV, is_chief_task, read_tf_config
+from zoo.training.distribute import is_chief_task, read_tf_config
 
 TINY = {"max_examples": 256, "epochs": 2, "batch_size": 32}
 SEED = 1
@@ -146,12 +147,13 @@ def _scratch_dirs() -> set[str]:
 def test_two_local_workers_train_like_one_process(tmp_path: Path, single: dict[str, Any]) -> None:
     run_dir = tmp_path / "run"
     dump = tmp_path / "dump"
+    plugin = weights_dump_plugin(tmp_path / "plugin")  # writes each worker's final weights
     ports = free_ports(2)
     scratch_before = _scratch_dirs()
     proc = subprocess.run(
         [*ZOO, "worker", "-n", "2", "--ports", ",".join(map(str, ports)), *TRAIN_ARGS]
         + ["--output", str(run_dir)],
-        env=clean_env({DUMP_ENV: str(dump)}),
+        env=clean_env({"ZOO_TEST_DUMP": str(dump), "PYTHONPATH": str(plugin)}),
         capture_output=True,
         text=True,
         timeout=240,
@@ -184,7 +186,7 @@ def test_two_local_workers_train_like_one_process(tmp_path: Path, single: dict[s
     result = zoo.evaluate(run_dir)
     for key, value in metrics["test"].items():
         assert result["test"][key] == pytest.approx(value, abs=1e-5)
-    from zoo.runner import trained_model
+    from zoo.training.evaluation import trained_model
 
     saved = trained_model(run_dir)[2].get_weights()
     for a, b in zip(saved, chief, strict=True):

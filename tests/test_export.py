@@ -53,8 +53,9 @@ def has_onnx() -> bool:
 def tiny(arch: str) -> tuple[Any, Any]:
     """(model, config) of a tiny model, built once per test session."""
     if arch not in _built:
-        from zoo.api import build_model, make_config
+        from zoo.building import build_model
         from zoo.catalog import get_catalog
+        from zoo.catalog.config import make_config
 
         name, overrides = TINY[arch]
         ref = get_catalog().resolve(name)
@@ -91,8 +92,8 @@ def params() -> list[Any]:
 # -- every model x every format ------------------------------------------------------------
 @pytest.mark.parametrize(("arch", "fmt"), params())
 def test_export_round_trip(arch: str, fmt: str, out: Path) -> None:
-    from zoo import export_formats
-    from zoo.export_parity import keras_predict, run_batched, synthetic_inputs
+    from zoo.exporting import formats as export_formats
+    from zoo.exporting.parity import keras_predict, run_batched, synthetic_inputs
 
     model, config = tiny(arch)
     dest = out / f"{arch}{SUFFIX[fmt] or '_savedmodel'}"
@@ -161,7 +162,7 @@ def register_plugin(name: str, **hooks: Any) -> None:
     module = types.ModuleType(name)
     for hook, function in hooks.items():
         setattr(module, hook, hookimpl(function))
-    get_catalog().host.pm.register(module, name=name)
+    get_catalog().host.add(module, name, hooks=list(hooks))
 
 
 @pytest.fixture
@@ -169,7 +170,7 @@ def shifted_plugin() -> Any:
     """Registers a cross-cutting plugin adding a format whose loader shifts the outputs."""
 
     def register(shift: float) -> None:
-        from zoo.data import ExportFormat
+        from zoo.plugin import ExportFormat
 
         def write(model: Any, path: Path) -> None:
             model.save(str(path))
@@ -193,7 +194,7 @@ def test_plugin_format_within_tolerance_is_written(shifted_plugin: Any, out: Pat
     model, config = tiny("mlp")
     result = zoo.export(model, out / "m.shifted.keras", format="shifted", config=config)
     assert result.format == "shifted" and result.path.is_file()
-    assert "shifted" in zoo.exporting.formats()
+    assert "shifted" in zoo.exporting.export.formats()
 
 
 def test_plugin_format_over_tolerance_removes_artifact(shifted_plugin: Any, out: Path) -> None:
@@ -207,7 +208,7 @@ def test_plugin_format_over_tolerance_removes_artifact(shifted_plugin: Any, out:
 def test_perturbed_reload_keeps_existing_artifact(
     monkeypatch: pytest.MonkeyPatch, out: Path
 ) -> None:
-    from zoo import export_formats
+    from zoo.exporting import formats as export_formats
 
     model, config = tiny("mlp")
     dest = out / "mlp.keras"
@@ -340,7 +341,7 @@ def test_force_never_replaces_a_folder_that_is_not_a_savedmodel(out: Path) -> No
 # -- run folders and pretrained weights ------------------------------------------------------
 def test_export_run_folder(out: Path) -> None:
     runs = pytest.importorskip("zoo.runs", reason="zoo.runs (run folders) not in this checkout")
-    from zoo.api import build_model
+    from zoo.building import build_model
 
     _, config = tiny("mlp")
     model = build_model(zoo.catalog.get_catalog().resolve("mlp"), config, compile=False)
@@ -380,10 +381,10 @@ def test_folder_that_is_not_a_run(out: Path) -> None:
 
 
 def test_pretrained_weights_export(out: Path) -> None:
-    """``name:tag`` goes through zoo.loading: a registry layer adds weights to ``mlp``."""
+    """``name:tag`` goes through zoo.weights.loading: a registry layer adds weights to ``mlp``."""
     import hashlib
 
-    pytest.importorskip("zoo.loading", reason="zoo.loading not in this checkout")
+    pytest.importorskip("zoo.weights.loading", reason="zoo.weights.loading not in this checkout")
     source = zoo.create("mlp", compile=False)
     source.set_weights([w + 0.01 * i for i, w in enumerate(source.get_weights())])
     weights = out / "mlp-t.weights.h5"
@@ -413,16 +414,16 @@ def test_pretrained_weights_export(out: Path) -> None:
 def test_destination_appearing_during_export_is_not_clobbered(
     monkeypatch: pytest.MonkeyPatch, out: Path
 ) -> None:
-    import zoo.exporting
+    import zoo.exporting.export
 
     dest = out / "m.keras"
-    real_check = zoo.exporting.check_parity
+    real_check = zoo.exporting.export.check_parity
 
     def racing(*args: Any, **kwargs: Any) -> Any:
         dest.write_text("someone else's file")  # another process wins the race
         return real_check(*args, **kwargs)
 
-    monkeypatch.setattr(zoo.exporting, "check_parity", racing)
+    monkeypatch.setattr(zoo.exporting.export, "check_parity", racing)
     model, config = tiny("mlp")
     with pytest.raises(ExportError, match="already exists"):
         zoo.export(model, dest, config=config)
@@ -495,7 +496,8 @@ def test_export_modules_import_no_tensorflow() -> None:
     import subprocess
 
     code = (
-        "import sys, zoo.exporting, zoo.export_formats, zoo.export_sources, zoo.cli.export_cmd; "
+        "import sys, zoo.exporting.export, zoo.exporting.formats, zoo.exporting.sources, "
+        "zoo.cli.export_cmd; "
         "print(sorted(m for m in ('tensorflow', 'keras', 'onnx') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

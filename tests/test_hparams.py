@@ -9,10 +9,10 @@ import pytest
 from conftest import run_python
 
 import zoo
-from zoo.api import make_config
 from zoo.catalog import get_catalog
+from zoo.catalog.config import make_config
+from zoo.catalog.hparams import HParam, parse_string, resolve
 from zoo.errors import ConfigError
-from zoo.hparams import HParam, parse_string, resolve
 
 UNITS = HParam("units", "int", 64, min=1, max=4096)
 RATE = HParam("dropout", "float", 0.0, min=0.0, max=0.95)

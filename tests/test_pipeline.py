@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoo.pipeline import steps_per_epoch, training_stream
+from zoo.data.pipeline import steps_per_epoch, training_stream
 
 
 def _epochs(n: int, batch: int, *, epochs: int, initial_epoch: int = 0) -> list[list[np.ndarray]]:

@@ -39,7 +39,7 @@ def test_load_returns_a_ready_model_whose_predictions_fit_the_data() -> None:
 
     from zoo.plugins.cnn.data import load
 
-    data = load(zoo.api.make_config(get_catalog().resolve("cnn")), None, None)
+    data = load(zoo.catalog.config.make_config(get_catalog().resolve("cnn")), None, None)
     probabilities = model.predict(data.x[:64], verbose=0)
     assert probabilities.shape == (64, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)

@@ -10,8 +10,8 @@ import pytest
 import zoo
 import zoo.api
 import zoo.catalog
+from zoo.catalog.registry import ModelEntry, load_registry, merge_model
 from zoo.errors import ConfigError, RegistryError, UnknownModelError
-from zoo.registry import ModelEntry, load_registry, merge_model
 
 REPO = Path(__file__).resolve().parents[1]
 SHA = "ab" * 32
@@ -109,13 +109,21 @@ MALFORMED = {
         ARCH.replace("units = {", "values = {"),
         ["hparams.values clashes with a Config attribute"],
     ),
-    "arch-unknown-task": (
-        ARCH.replace("tabular-classification", "clustering"),
-        ["architectures.toy", "task 'clustering'", "retrieval"],
+    "arch-bad-task-name": (
+        ARCH.replace("tabular-classification", "Clustering Task"),
+        ["architectures.toy.task", "'Clustering Task'", "lower-case"],
     ),
-    "arch-unknown-format": (
-        ARCH.replace('summary = "toy"', 'summary = "toy"\nexport_formats = ["pdf"]'),
-        ["architectures.toy", "'pdf'", "onnx"],
+    "arch-bad-format-name": (
+        ARCH.replace('summary = "toy"', 'summary = "toy"\nexport_formats = ["PDF file"]'),
+        ["architectures.toy", "'PDF file'", "onnx"],
+    ),
+    "task-bad-alias": (
+        'schema_version = 1\n[tasks.forecasting]\naliases = ["Time Series"]\n',
+        ["tasks.forecasting.aliases", "'Time Series'"],
+    ),
+    "plugin-unknown-hook": (
+        'schema_version = 1\n[plugins.x]\nhooks = ["zoo_build"]\n',
+        ["plugins.x", "'zoo_build'", "zoo_callbacks"],
     ),
 }
 

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from zoo import baselines, retrieval
 from zoo.errors import DataError
+from zoo.tasks import baselines
+from zoo.tasks import ranking as retrieval
 
 # ----------------------------------------------------------------------------------- split
 
@@ -133,8 +134,8 @@ def test_evaluation_leaves_out_what_the_model_saw() -> None:
 
 
 def test_baselines_on_the_default_recommender_data() -> None:
-    from zoo.api import make_config
     from zoo.catalog import get_catalog
+    from zoo.catalog.config import make_config
     from zoo.plugins.recommender import data as rec_data
 
     ref = get_catalog().resolve("recommender")
@@ -159,8 +160,9 @@ def test_a_trained_two_tower_model_beats_popularity() -> None:
     """End to end on small generated data: score_users, evaluate_model, the baselines."""
     import keras
 
-    from zoo.api import build_model, make_config
+    from zoo.building import build_model
     from zoo.catalog import get_catalog
+    from zoo.catalog.config import make_config
 
     ref = get_catalog().resolve("recommender")
     overrides = {
@@ -207,7 +209,7 @@ def test_regression_baseline_and_dispatch() -> None:
     images = np.ones((4, 2, 2))
     assert baselines.for_task("reconstruction", images, images + 1)["mae"] == 1.0
     assert baselines.for_task("image-classification", [1, 1], [1])["accuracy"] == 1.0
-    with pytest.raises(DataError, match="zoo.retrieval.evaluate_baselines"):
+    with pytest.raises(DataError, match="zoo.tasks.ranking.evaluate_baselines"):
         baselines.for_task("retrieval", [1], [1])
 
 

@@ -15,7 +15,7 @@ from conftest import clean_env
 from test_example_plugin import make_venv, pip_install, run, zoo_cli
 
 import zoo.catalog
-from zoo.registry import load_registry
+from zoo.catalog.registry import load_registry
 from zoo.scaffold import ScaffoldError, create_plugin, validate_name
 from zoo.testing import check_plugin
 

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 import zoo.catalog
 from zoo.cli.main import cli
 from zoo.errors import WeightsError
-from zoo.weights import cache_path, fetch, verify_cache, weights_dir
+from zoo.weights.store import cache_path, fetch, verify_cache, weights_dir
 
 PAYLOAD = os.urandom(200_000)
 OTHER = os.urandom(200_000)
@@ -202,9 +202,9 @@ def test_two_processes_download_once(tmp_path, monkeypatch, server):
     server.routes["/slow.weights.h5"] = (PAYLOAD, "slow")
     register(tmp_path, monkeypatch, [entry("slow", f"{server.url}/slow.weights.h5", PAYLOAD)])
     code = (
-        "import zoo.catalog, zoo.weights\n"
+        "import zoo.catalog, zoo.weights.store\n"
         "e = zoo.catalog.get_catalog().resolve('mlp:slow').weights\n"
-        "p = zoo.weights.fetch(e, 'mlp:slow', progress=False)\n"
+        "p = zoo.weights.store.fetch(e, 'mlp:slow', progress=False)\n"
         "print(p, len(p.read_bytes()))\n"
     )
     procs = [

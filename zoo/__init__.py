@@ -39,21 +39,22 @@ _LAZY = {
     "list_plugins": "zoo.api",
     "use_registry": "zoo.catalog",
     "create": "zoo.api",
-    "load": "zoo.loading",
-    "train": "zoo.runner",
-    "evaluate": "zoo.runner",
-    "predict": "zoo.runner",
+    "load": "zoo.weights.loading",
+    "train": "zoo.training.runner",
+    "evaluate": "zoo.training.evaluation",
+    "predict": "zoo.training.evaluation",
     "Run": "zoo.runs",
-    "export": "zoo.exporting",
+    "export": "zoo.exporting.export",
 }
 
 if TYPE_CHECKING:
     from zoo.api import create, info, list_models, list_plugins
     from zoo.catalog import use_registry
-    from zoo.exporting import export
-    from zoo.loading import load
-    from zoo.runner import evaluate, predict, train
+    from zoo.exporting.export import export
     from zoo.runs import Run
+    from zoo.training.evaluation import evaluate, predict
+    from zoo.training.runner import train
+    from zoo.weights.loading import load
 
 
 def __getattr__(name: str) -> Any:

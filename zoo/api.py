@@ -6,13 +6,12 @@ The CLI calls these functions and nothing else, so ``zoo list --json`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from zoo.catalog import Catalog, ModelRef, get_catalog
-from zoo.errors import PluginError
-from zoo.hparams import Config, resolve
-from zoo.options import TRAIN_OPTIONS
+from zoo.building import build_model
+from zoo.catalog import Catalog, get_catalog
+from zoo.catalog.config import make_config
+from zoo.catalog.options import TRAIN_OPTIONS
 
 if TYPE_CHECKING:
     import keras
@@ -98,78 +97,6 @@ def list_plugins() -> list[dict[str, Any]]:
     """Every discovered plugin with its package, version, status and error."""
     catalog = get_catalog()
     return [r.to_dict() for r in catalog.host.records.values()]
-
-
-def split_overrides(
-    ref: ModelRef, overrides: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split ``key=value`` overrides into architecture hyper-parameters and training options."""
-    from zoo.errors import ConfigError, did_you_mean
-
-    hp, train = {}, {}
-    for key, value in overrides.items():
-        if key in ref.architecture.hparams:
-            hp[key] = value
-        elif key in TRAIN_OPTIONS:
-            train[key] = value
-        else:
-            valid = sorted(ref.architecture.hparams) + sorted(TRAIN_OPTIONS)
-            hint = did_you_mean(key, valid)
-            listing = "valid keys: " + ", ".join(valid)
-            raise ConfigError(
-                f"unknown hyper-parameter '{key}' for model '{ref.model.name}'",
-                f"{hint} {listing}" if hint else listing,
-            )
-    return hp, train
-
-
-def make_config(
-    ref: ModelRef,
-    layers: list[tuple[str, Mapping[str, Any]]] = (),  # type: ignore[assignment]
-) -> Config:
-    """Validated config: architecture defaults <- preset <- weights <- each (source, values)."""
-    model = ref.model
-    hp_layers: list[tuple[str, Mapping[str, Any]]] = [
-        (f"{model.origin}: models.{model.name}", model.hparams)
-    ]
-    train_layers: list[tuple[str, Mapping[str, Any]]] = [
-        (f"{model.origin}: models.{model.name}.train", model.train)
-    ]
-    if ref.weights is not None and ref.weights.hparams:
-        hp_layers.append((f"weights {model.name}:{ref.weights.name}", ref.weights.hparams))
-    for source, values in layers:
-        hp, train = split_overrides(ref, values)
-        hp_layers.append((source, hp))
-        train_layers.append((source, train))
-    values = resolve(ref.architecture.hparams, hp_layers, model=model.name)
-    train = resolve(TRAIN_OPTIONS, train_layers, model=model.name)
-    return Config(
-        model=model.name,
-        architecture=ref.architecture.name,
-        values=values,
-        specs=dict(ref.architecture.hparams),
-        train=train,
-    )
-
-
-def build_model(ref: ModelRef, config: Config, *, compile: bool = True) -> keras.Model:
-    """Call the owning plugin's ``zoo_build`` and compile the result for its task."""
-    # Load the plugin first: a broken plugin fails fast, before TensorFlow is imported.
-    hook = get_catalog().host.owner_hook(ref.plugin, "zoo_build")
-    import keras
-
-    from zoo.tasks import task_for
-
-    model = hook(config=config)
-    if not isinstance(model, keras.Model):
-        raise PluginError(
-            f"plugin '{ref.plugin}': zoo_build returned {type(model).__name__} for "
-            f"'{ref.model.name}'",
-            "zoo_build must return a keras.Model",
-        )
-    if compile:
-        task_for(ref.architecture.task).compile(model, config)
-    return model
 
 
 def create(name: str, *, compile: bool = True, **overrides: Any) -> keras.Model:

@@ -1,10 +1,12 @@
 """The plugin contract: pluggy hook specifications in the ``zoo`` project.
 
 An architecture plugin implements at least ``zoo_build`` and ``zoo_dataset``; the core
-provides ``zoo_train`` and ``zoo_export`` (``trylast`` implementations in ``zoo._defaults``),
+provides ``zoo_train`` and ``zoo_export`` (``trylast`` implementations in ``zoo.builtins``),
 so a plugin overrides them only when it needs to. Per-model hooks are dispatched only to the
 plugin that owns the model's architecture (``subset_hook_caller``); cross-cutting hooks
-(callbacks, export formats, CLI commands) are called on every loaded plugin.
+(tasks, export formats, callbacks, CLI commands) reach the plugins that declare them in
+their registry.toml (``[plugins.<name>] hooks = [...]``; ``[tasks.<name>]`` implies
+``zoo_tasks``), so the zoo imports those plugins only.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ if TYPE_CHECKING:
     import click
     import keras
 
-    from zoo.data import Dataset, ExportFormat, Splits
-    from zoo.hparams import Config
+    from zoo.catalog.hparams import Config
+    from zoo.data.dataset import Dataset, Splits
+    from zoo.exporting.record import ExportFormat
+    from zoo.tasks.base import Task
 
 PROJECT = "zoo"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -64,23 +68,41 @@ def zoo_train(
 
 
 @hookspec(firstresult=True)
-def zoo_export(model: keras.Model, path: Path, format: str, config: Config) -> Path | None:
+def zoo_export(
+    model: keras.Model, path: Path, format: str, config: Config, batch_size: int | None
+) -> Path | None:
     """Write ``model`` to ``path`` in ``format``; the core's default uses Keras' own export.
 
-    Return ``None`` to let the next implementation (ultimately the core) handle ``format``.
+    ``batch_size`` is the signature's batch dimension (``None``: dynamic); an implementation
+    may leave the argument out of its signature if it does not care. Return ``None`` to let
+    the next implementation (ultimately the core) handle ``format``.
+    """
+
+
+@hookspec
+def zoo_tasks() -> dict[str, Task]:
+    """Tasks this plugin provides, ``{name: Task instance}`` (cross-cutting).
+
+    Declare each one in registry.toml under ``[tasks.<name>]`` (with optional ``aliases``)
+    so that listing knows it without importing the plugin. Built-in task names
+    (classification, regression, reconstruction, retrieval and their aliases) are reserved.
     """
 
 
 @hookspec
 def zoo_export_formats() -> list[ExportFormat]:
-    """Extra export formats this plugin adds for every model (cross-cutting)."""
+    """Export formats this plugin adds for every model (cross-cutting; declare the hook
+    under ``[plugins.<name>] hooks`` in registry.toml). The core's four built-in formats
+    are registered through this hook too."""
 
 
 @hookspec
 def zoo_callbacks(config: Config, run_dir: Path) -> list[Any]:
-    """Extra ``keras.callbacks.Callback`` objects for every training run (cross-cutting)."""
+    """Extra ``keras.callbacks.Callback`` objects for every training run (cross-cutting;
+    declare the hook under ``[plugins.<name>] hooks``)."""
 
 
 @hookspec
 def zoo_cli_commands() -> list[click.Command]:
-    """Extra ``zoo`` sub-commands (cross-cutting); resolved only when invoked by name."""
+    """Extra ``zoo`` sub-commands (cross-cutting); declare their names under
+    ``[plugins.<name>] commands`` so the CLI imports the plugin only when one is invoked."""

@@ -18,27 +18,55 @@ A minimal architecture plugin is a module with two hook implementations::
 plus a registry.toml next to it that declares the architecture, its hyper-parameters and
 its model presets, and an entry point in group ``zoo.plugins``. Everything not exported
 here is private and may change. Hook signatures are documented in :mod:`zoo.hookspecs`.
+
+A plugin that brings its own kind of task subclasses :class:`Task` and returns it from a
+``zoo_tasks`` hook (see docs/plugins.md). ``readers`` (:mod:`zoo.data.readers`) holds the
+file readers the built-in plugins use — image folders, CSV tables, text CSV, ratings —
+for a plugin's own ``zoo_dataset``; it is imported on first use (it needs numpy).
 """
 
 from __future__ import annotations
 
-from zoo.data import Dataset, ExportFormat, Splits
-from zoo.errors import DataError, ZooError
+from typing import TYPE_CHECKING, Any
+
+from zoo.catalog.hparams import Config, HParam
+from zoo.data.dataset import Dataset, Splits
+from zoo.errors import ConfigError, DataError, ZooError
+from zoo.exporting.record import ExportFormat
 from zoo.hookspecs import hookimpl, hookspec
-from zoo.hparams import Config, HParam
+from zoo.tasks.base import SplitData, Task, ordered_split, random_split
+
+if TYPE_CHECKING:
+    from zoo.data import readers
 
 __all__ = [
     "Config",
+    "ConfigError",
     "DataError",
     "Dataset",
     "ExportFormat",
     "HParam",
+    "SplitData",
     "Splits",
+    "Task",
     "ZooError",
     "hookimpl",
     "hookspec",
     "lazy_hooks",
+    "ordered_split",
+    "random_split",
+    "readers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "readers":
+        import importlib
+
+        module = importlib.import_module("zoo.data.readers")
+        globals()["readers"] = module
+        return module
+    raise AttributeError(f"module 'zoo.plugin' has no attribute '{name}'")
 
 
 def lazy_hooks(package: str) -> tuple[object, object]:

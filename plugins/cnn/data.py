@@ -18,22 +18,21 @@ from typing import Any
 
 import numpy as np
 
-from zoo import loaders
-from zoo.plugin import Config, DataError, Dataset
+from zoo.plugin import Config, DataError, Dataset, readers
 
 
 def load(config: Config, path: Path | None, state: dict[str, Any] | None) -> Dataset:
     if path is None:
         return digits(config, state)
-    path = loaders.check_path(path)
-    if path.is_dir() or path.suffix.lower() in loaders.IMAGE_SUFFIXES:
+    path = readers.check_path(path)
+    if path.is_dir() or path.suffix.lower() in readers.IMAGE_SUFFIXES:
         return image_folder(config, path, state)
     return image_arrays(config, path, state)
 
 
 def _to_images(x: np.ndarray, height: int, width: int, channels: int) -> np.ndarray:
     """Resize to ``height x width`` and convert the channel count."""
-    x = loaders.resize_array(x, height, width)
+    x = readers.resize_array(x, height, width)
     have = x.shape[3]
     if have == channels:
         return x
@@ -69,10 +68,10 @@ def digits(config: Config, state: dict[str, Any] | None) -> Dataset:
 
 
 def image_folder(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
-    files, labels = loaders.list_images(path)
+    files, labels = readers.list_images(path)
     implied: dict[str, Any] = {}
-    x = loaders.read_images(files, config.height, config.width, config.channels)
-    y, names = loaders.classification_labels(labels, config, state, str(path))
+    x = readers.read_images(files, config.height, config.width, config.channels)
+    y, names = readers.classification_labels(labels, config, state, str(path))
     if y is not None:
         implied["num_classes"] = len(names)
     new_state = {"class_names": names, "source": "images"} if names is not None else {}
@@ -90,7 +89,7 @@ def image_folder(config: Config, path: Path, state: dict[str, Any] | None) -> Da
 
 
 def image_arrays(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
-    x, raw = loaders.read_arrays(path)
+    x, raw = readers.read_arrays(path)
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[3] > 4:
@@ -107,13 +106,13 @@ def image_arrays(config: Config, path: Path, state: dict[str, Any] | None) -> Da
     implied: dict[str, Any] = {}
     if state is None:
         for key, size in (("height", x.shape[1]), ("width", x.shape[2]), ("channels", x.shape[3])):
-            if not loaders.user_set(config, key):
+            if not readers.user_set(config, key):
                 implied[key] = int(size)
     height = implied.get("height", config.height)
     width = implied.get("width", config.width)
     channels = implied.get("channels", config.channels)
     x = _to_images(x, height, width, channels)
-    return loaders.labelled_dataset(
+    return readers.labelled_dataset(
         x,
         raw,
         path=path,

@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo import loaders
-from zoo.plugin import Config, DataError, Dataset
+from zoo.plugin import Config, DataError, Dataset, readers
 
 SEED = 20240502
 EXAMPLES = 10000
@@ -32,7 +31,7 @@ SEPARATION = 1.2  # std of the cluster centres, in units of the within-cluster n
 def load(config: Config, path: Path | None, state: dict[str, Any] | None) -> Dataset:
     if path is None:
         return clusters(config)
-    return table(config, loaders.check_path(path), state)
+    return table(config, readers.check_path(path), state)
 
 
 def clusters(config: Config, examples: int = EXAMPLES) -> Dataset:
@@ -64,7 +63,7 @@ def clusters(config: Config, examples: int = EXAMPLES) -> Dataset:
 
 def table(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
     width = len(state["mean"]) if state and "mean" in state else None
-    x, raw = loaders.read_arrays(path, label_free_width=width)
+    x, raw = readers.read_arrays(path, label_free_width=width)
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2:
@@ -74,14 +73,14 @@ def table(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
             f"{path}: {x.shape[1]} features per example, the run was trained on {width}",
             "give the same feature columns as the training data",
         )
-    if state is None and loaders.user_set(config, "input_dim") and x.shape[1] != config.input_dim:
+    if state is None and readers.user_set(config, "input_dim") and x.shape[1] != config.input_dim:
         raise DataError(
             f"{path}: {x.shape[1]} features per example but input_dim={config.input_dim}",
             "drop --set input_dim; the data sets it",
         )
-    x, stats = loaders.standardize(x, state, axis=(0,))
+    x, stats = readers.standardize(x, state, axis=(0,))
     implied: dict[str, Any] = {"input_dim": int(x.shape[1])}
-    return loaders.labelled_dataset(
+    return readers.labelled_dataset(
         x.astype("float32"),
         raw,
         path=path,

@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo import loaders
-from zoo.plugin import Config, DataError, Dataset
+from zoo.plugin import Config, DataError, Dataset, readers
 
 SEED = 20240505
 FACTORS = 4
@@ -36,7 +35,7 @@ MAX_GENERATED_PAIRS = 50_000_000
 def load(config: Config, path: Path | None, state: dict[str, Any] | None) -> Dataset:
     if path is None:
         return interactions(config)
-    return ratings(config, loaders.check_path(path), state)
+    return ratings(config, readers.check_path(path), state)
 
 
 def _latent(users: int, items: int) -> tuple[np.random.Generator, Any, Any, Any]:
@@ -93,7 +92,7 @@ def interactions(config: Config) -> Dataset:
 
 
 def ratings(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
-    raw_users, raw_items, scores, times = loaders.read_ratings(path)
+    raw_users, raw_items, scores, times = readers.read_ratings(path)
     order = np.argsort(times, kind="stable")
     raw_users = [raw_users[i] for i in order]
     raw_items = [raw_items[i] for i in order]
@@ -106,8 +105,8 @@ def ratings(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset
         )
     known_users = state["users"] if trained else None
     known_items = state["items"] if trained else None
-    user_ids, user_list = loaders.index_ids(raw_users, known_users, "user", str(path))
-    item_ids, item_list = loaders.index_ids(raw_items, known_items, "item", str(path))
+    user_ids, user_list = readers.index_ids(raw_users, known_users, "user", str(path))
+    item_ids, item_list = readers.index_ids(raw_items, known_items, "item", str(path))
     # a pair rated twice counts once, at its latest time
     pair = user_ids.astype("int64") * len(item_list) + item_ids
     _, last = np.unique(pair[::-1], return_index=True)
@@ -116,7 +115,7 @@ def ratings(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset
     implied: dict[str, Any] = {}
     if not trained:
         for key, size in (("num_users", len(user_list)), ("num_items", len(item_list))):
-            if not loaders.user_set(config, key):
+            if not readers.user_set(config, key):
                 implied[key] = size
             elif config[key] < size:
                 raise DataError(

@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo import loaders
-from zoo.plugin import Config, DataError, Dataset
+from zoo.plugin import Config, DataError, Dataset, readers
 
 SEED = 20240503
 EXAMPLES = 6000
@@ -34,7 +33,7 @@ MIN_BAND_RATIO = 1.35  # neighbouring frequency bands differ by at least this fa
 def load(config: Config, path: Path | None, state: dict[str, Any] | None) -> Dataset:
     if path is None:
         return waveforms(config)
-    return sequences(config, loaders.check_path(path), state)
+    return sequences(config, readers.check_path(path), state)
 
 
 def class_names(num_classes: int, timesteps: int) -> tuple[list[str], np.ndarray]:
@@ -102,7 +101,7 @@ def sequences(config: Config, path: Path, state: dict[str, Any] | None) -> Datas
     trained = state is not None and "mean" in state
     features = len(state["mean"]) if trained else config.features
     width = config.timesteps * features if trained else None
-    x, raw = loaders.read_arrays(path, label_free_width=width)
+    x, raw = readers.read_arrays(path, label_free_width=width)
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim == 2:
@@ -125,14 +124,14 @@ def sequences(config: Config, path: Path, state: dict[str, Any] | None) -> Datas
             "give sequences of the training data's length",
         )
     for key, size in (("timesteps", x.shape[1]), ("features", x.shape[2])):
-        if not trained and loaders.user_set(config, key) and config[key] != size:
+        if not trained and readers.user_set(config, key) and config[key] != size:
             raise DataError(
                 f"{path}: sequences have {key}={size} but {key}={config[key]} was set",
                 f"drop --set {key}; the data sets it",
             )
-    x, stats = loaders.standardize(x, state if trained else None, axis=(0, 1))
+    x, stats = readers.standardize(x, state if trained else None, axis=(0, 1))
     implied: dict[str, Any] = {"timesteps": int(x.shape[1]), "features": int(x.shape[2])}
-    return loaders.labelled_dataset(
+    return readers.labelled_dataset(
         x.astype("float32"),
         raw,
         path=path,

@@ -8,7 +8,7 @@ from positions, which is what attention with position embeddings can do. Same da
 every call (fixed seed).
 
 User data: a text CSV with a text and a label column (header optional, see
-``zoo.loaders.read_text_table``). Texts are lower-cased and split into words and
+``zoo.data.readers.read_text_table``). Texts are lower-cased and split into words and
 punctuation; the vocabulary is the most frequent tokens of the training data (ids 0 and 1
 are padding and unknown), at most ``vocab_size`` ids when ``vocab_size`` was set, else up to
 20,000 and ``vocab_size`` is implied from the data. The vocabulary is saved in the run's
@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo import loaders
-from zoo.plugin import Config, DataError, Dataset
+from zoo.plugin import Config, DataError, Dataset, readers
 
 SEED = 20240504
 EXAMPLES = 4000
@@ -34,7 +33,7 @@ MARKER_A, MARKER_B, FIRST_KEY = 2, 3, 4  # ids 0 and 1 are padding and unknown
 def load(config: Config, path: Path | None, state: dict[str, Any] | None) -> Dataset:
     if path is None:
         return ordered_pairs(config)
-    return text_table(config, loaders.check_path(path), state)
+    return text_table(config, readers.check_path(path), state)
 
 
 def ordered_pairs(config: Config, examples: int = EXAMPLES) -> Dataset:
@@ -82,8 +81,8 @@ def ordered_pairs(config: Config, examples: int = EXAMPLES) -> Dataset:
 
 
 def text_table(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
-    texts, raw = loaders.read_text_table(path)
-    tokens = [loaders.tokenize(text) for text in texts]
+    texts, raw = readers.read_text_table(path)
+    tokens = [readers.tokenize(text) for text in texts]
     if state is not None:
         if "vocabulary" not in state:
             raise DataError(
@@ -93,20 +92,20 @@ def text_table(config: Config, path: Path, state: dict[str, Any] | None) -> Data
         vocabulary = list(state["vocabulary"])
     else:
         cap = (
-            config.vocab_size if loaders.user_set(config, "vocab_size") else loaders.MAX_VOCABULARY
+            config.vocab_size if readers.user_set(config, "vocab_size") else readers.MAX_VOCABULARY
         )
-        vocabulary = loaders.build_vocabulary(tokens, cap)
+        vocabulary = readers.build_vocabulary(tokens, cap)
         if not vocabulary:
             raise DataError(f"{path}: the texts contain no words", "give non-empty texts")
-    x = loaders.encode_tokens(tokens, vocabulary, config.sequence_length)
+    x = readers.encode_tokens(tokens, vocabulary, config.sequence_length)
     # ids stay below len(vocabulary) + 2; a vocab_size the user chose is kept as it is
     implied: dict[str, Any] = {
         "vocab_size": config.vocab_size
-        if loaders.user_set(config, "vocab_size")
+        if readers.user_set(config, "vocab_size")
         else len(vocabulary) + 2
     }
     truncated = sum(1 for t in tokens if len(t) > config.sequence_length)
-    return loaders.labelled_dataset(
+    return readers.labelled_dataset(
         x,
         raw,
         path=path,

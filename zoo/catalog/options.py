@@ -1,0 +1,51 @@
+"""Training options owned by the runner (as opposed to an architecture's hyper-parameters).
+
+A model preset may change their defaults in its registry entry (``train = {epochs = 12}``);
+users change them with ``--epochs``/``--batch-size`` or ``--set key=value``.
+"""
+
+from __future__ import annotations
+
+from zoo.catalog.hparams import HParam
+
+TRAIN_OPTIONS: dict[str, HParam] = {
+    spec.name: spec
+    for spec in (
+        HParam("epochs", "int", 10, "maximum number of epochs", min=0, max=100000),
+        HParam("batch_size", "int", 32, "examples per training step", min=1, max=1 << 20),
+        HParam(
+            "optimizer",
+            "str",
+            "adam",
+            "optimizer",
+            choices=("adam", "adamw", "sgd", "rmsprop", "adagrad"),
+        ),
+        HParam("learning_rate", "float", 1e-3, "optimizer learning rate", min=1e-8, max=10.0),
+        HParam("clipnorm", "float", 0.0, "clip each gradient to this L2 norm (0 = off)", min=0.0),
+        HParam(
+            "warmup_steps",
+            "int",
+            0,
+            "steps over which the learning rate rises linearly to its value (0 = off)",
+            min=0,
+        ),
+        HParam("early_stopping", "bool", True, "stop when validation loss stops improving"),
+        HParam("patience", "int", 3, "epochs without improvement before stopping", min=1),
+        HParam("validation_split", "float", 0.1, "share of data for validation", min=0, max=0.5),
+        HParam("test_split", "float", 0.2, "share of data held out for the test", min=0, max=0.5),
+        # XLA measured slower on CPU for every built-in model (benchmarks/README.md).
+        HParam("jit_compile", "str", "off", "XLA compilation", choices=("auto", "on", "off")),
+        HParam(
+            "steps_per_execution", "int", 1, "training steps per compiled call", min=1, max=4096
+        ),
+        HParam("max_examples", "int", 0, "use at most this many examples (0 = all)", min=0),
+        HParam("shuffle_buffer", "int", 10000, "tf.data shuffle buffer size", min=1),
+        HParam(
+            "strategy",
+            "str",
+            "default",
+            "tf.distribute strategy (multi-worker reads TF_CONFIG)",
+            choices=("default", "mirrored", "multi-worker"),
+        ),
+    )
+}

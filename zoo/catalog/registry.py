@@ -1,0 +1,392 @@
+"""registry.toml: the static catalog of architectures, models (presets) and weights.
+
+A registry file is pure data. It is read by ``zoo list``/``zoo info`` without importing any
+plugin code or TensorFlow. Schema (see README "registry.toml format")::
+
+    schema_version = 1
+
+    [architectures.<name>]          # only in a plugin package's registry
+    plugin = "<entry-point name>"   # defaults to the only plugin shipping the file
+    summary = "..."
+    task = "image-classification"   # a task name or alias declared by an installed plugin
+    input = "28x28x1 image"         # human-readable input spec
+    default_dataset = "..."
+    export_formats = ["keras", "savedmodel", "onnx", "litert"]
+    [architectures.<name>.unsupported_formats]   # format = "reason"
+    [architectures.<name>.hparams.<key>]
+    type = "int"; default = 64; min = 1; max = 4096; help = "..."
+
+    [tasks.<name>]                  # a task this package provides (its zoo_tasks hook)
+    plugin = "<entry-point name>"   # defaults to the only plugin shipping the file
+    summary = "..."; aliases = ["other-name", ...]
+
+    [plugins.<entry-point name>]    # the cross-cutting hooks a plugin implements, so the zoo
+    hooks = ["zoo_callbacks"]       # knows which plugins to import without importing them
+    commands = ["mycommand"]        # CLI commands its zoo_cli_commands adds
+
+    [models.<name>]                 # a named preset of an architecture
+    architecture = "<name>"
+    summary = "..."; license = "Apache-2.0"; tags = ["..."]
+    params = 225034                 # parameter count with these hparams (optional)
+    hparams = { key = value }       # overrides of the architecture defaults
+    train = { epochs = 10 }         # overrides of the training option defaults
+    [[models.<name>.weights]]
+    name = "digits"; source = "package:zoo.plugins.weights/cnn-digits.weights.h5"
+    sha256 = "<64 hex>"; size = 123; dataset = "digits"; license = "..."
+    metrics = { accuracy = 0.98 }
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo.catalog.hparams import HParam, hparam_from_toml
+from zoo.catalog.options import TRAIN_OPTIONS
+from zoo.errors import RegistryError
+
+SCHEMA_VERSION = 1
+FORMATS = ("keras", "savedmodel", "onnx", "litert")
+# Cross-cutting hooks: called on every plugin that declares them under [plugins.<name>].
+CROSS_HOOKS = ("zoo_tasks", "zoo_export_formats", "zoo_callbacks", "zoo_cli_commands")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+_ARCH_KEYS = {
+    "plugin": str,
+    "summary": str,
+    "task": str,
+    "input": str,
+    "output": str,
+    "default_dataset": str,
+    "export_formats": list,
+    "unsupported_formats": dict,
+    "hparams": dict,
+    "paper": str,
+    "description": str,
+}
+_MODEL_KEYS = {
+    "architecture": str,
+    "summary": str,
+    "license": str,
+    "tags": list,
+    "params": int,
+    "hparams": dict,
+    "train": dict,
+    "weights": list,
+    "description": str,
+}
+_TASK_KEYS = {"plugin": str, "summary": str, "aliases": list, "description": str}
+_PLUGIN_KEYS = {"hooks": list, "commands": list, "description": str}
+_WEIGHT_KEYS = {
+    "name": str,
+    "source": str,
+    "sha256": str,
+    "size": int,
+    "dataset": str,
+    "license": str,
+    "metrics": dict,
+    "description": str,
+    "hparams": dict,
+}
+# names a plugin reads as ``config.<name>`` that are Config's own attributes or methods
+_CONFIG_ATTRS = frozenset(
+    ("model", "architecture", "values", "specs", "train", "get", "keys", "items", "to_dict")
+)
+_WEIGHT_REQUIRED = ("name", "source", "sha256", "size")
+_TYPE_NAMES = {str: "a string", list: "an array", dict: "a table", int: "an integer"}
+
+
+@dataclass
+class WeightsEntry:
+    name: str
+    source: str
+    sha256: str
+    size: int
+    dataset: str = ""
+    license: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    description: str = ""
+    hparams: dict[str, Any] = field(default_factory=dict)
+    origin: str = ""  # the registry file that declared it (for relative paths)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if v not in ("", {}, None)}
+        out.pop("origin", None)
+        return out
+
+
+@dataclass
+class ArchitectureEntry:
+    name: str
+    summary: str = ""
+    task: str = "classification"
+    input: str = ""
+    output: str = ""
+    default_dataset: str = ""
+    export_formats: list[str] = field(default_factory=lambda: list(FORMATS))
+    unsupported_formats: dict[str, str] = field(default_factory=dict)
+    hparams: dict[str, HParam] = field(default_factory=dict)
+    paper: str = ""
+    description: str = ""
+    plugin: str | None = None
+    origin: str = ""
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    architecture: str = ""  # may be omitted by a later layer that only adds weights
+    summary: str = ""
+    license: str = ""
+    tags: list[str] = field(default_factory=list)
+    params: int | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, WeightsEntry] = field(default_factory=dict)
+    description: str = ""
+    origin: str = ""
+
+
+@dataclass
+class TaskEntry:
+    """A task a plugin provides: its code is the plugin's ``zoo_tasks`` hook."""
+
+    name: str
+    plugin: str | None = None
+    summary: str = ""
+    aliases: list[str] = field(default_factory=list)
+    description: str = ""
+    origin: str = ""
+
+
+@dataclass
+class PluginEntry:
+    """What a plugin declares about itself: its cross-cutting hooks and CLI commands."""
+
+    name: str
+    hooks: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    description: str = ""
+    origin: str = ""
+
+
+@dataclass
+class RegistryFile:
+    path: Path
+    architectures: dict[str, ArchitectureEntry]
+    models: dict[str, ModelEntry]
+    tasks: dict[str, TaskEntry] = field(default_factory=dict)
+    plugins: dict[str, PluginEntry] = field(default_factory=dict)
+
+
+def _check_type(value: Any, expected: type, where: str, key: str) -> None:
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if not ok:
+        raise RegistryError(
+            f"{where}: '{key}' is {type(value).__name__} {value!r}",
+            f"expected {_TYPE_NAMES.get(expected, expected.__name__)}",
+        )
+
+
+def _check_keys(table: Mapping[str, Any], allowed: Mapping[str, type], where: str) -> None:
+    for key, value in table.items():
+        if key not in allowed:
+            raise RegistryError(
+                f"{where}: unknown key '{key}'", "valid keys: " + ", ".join(sorted(allowed))
+            )
+        _check_type(value, allowed[key], where, key)
+
+
+def _check_name(name: str, where: str) -> None:
+    if not NAME_RE.match(name):
+        raise RegistryError(
+            f"{where}: name '{name}' is not valid",
+            "use lower-case letters, digits, '-', '_' or '.'",
+        )
+
+
+def parse_weights(raw: Any, where: str, origin: str) -> WeightsEntry:
+    if not isinstance(raw, Mapping):
+        raise RegistryError(f"{where}: a weights entry is {type(raw).__name__}", "expected a table")
+    _check_keys(raw, _WEIGHT_KEYS, where)
+    for key in _WEIGHT_REQUIRED:
+        if key not in raw:
+            raise RegistryError(f"{where}: missing '{key}'", f"every weights entry needs {key}")
+    _check_name(raw["name"], where)
+    if not SHA_RE.match(raw["sha256"]):
+        raise RegistryError(
+            f"{where}: sha256 '{raw['sha256']}' is not a full digest",
+            "expected 64 lower-case hex characters",
+        )
+    if raw["size"] <= 0:
+        raise RegistryError(f"{where}: size {raw['size']} is not positive", "expected bytes > 0")
+    metrics = raw.get("metrics", {})
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RegistryError(f"{where}: metrics.{key} is {value!r}", "expected a number")
+    return WeightsEntry(**{**raw, "metrics": dict(metrics)}, origin=origin)
+
+
+def parse_registry(data: Mapping[str, Any], path: Path) -> RegistryFile:
+    """Validate a parsed registry.toml; errors name the file, the key and what was expected."""
+    where = str(path)
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise RegistryError(
+            f"{where}: schema_version {version!r} is not supported",
+            f"this zoo reads schema_version = {SCHEMA_VERSION}",
+        )
+    for key in data:
+        if key not in ("schema_version", "architectures", "models", "tasks", "plugins"):
+            raise RegistryError(
+                f"{where}: unknown top-level key '{key}'",
+                "valid keys: schema_version, architectures, models, tasks, plugins",
+            )
+    architectures: dict[str, ArchitectureEntry] = {}
+    for name, raw in _table(data, "architectures", where).items():
+        loc = f"{where}: architectures.{name}"
+        _check_name(name, loc)
+        if not isinstance(raw, Mapping):
+            raise RegistryError(f"{loc} is {type(raw).__name__}", "expected a table")
+        _check_keys(raw, _ARCH_KEYS, loc)
+        for fmt in [*raw.get("export_formats", []), *raw.get("unsupported_formats", {})]:
+            if not isinstance(fmt, str) or not NAME_RE.match(fmt):
+                raise RegistryError(
+                    f"{loc}: export format {fmt!r} is not a valid format name",
+                    "built-in formats: " + ", ".join(FORMATS),
+                )
+        _check_name(raw.get("task", "classification"), f"{loc}.task")
+        for key in raw.get("hparams", {}):
+            if key in TRAIN_OPTIONS or key in _CONFIG_ATTRS:
+                what = "a training option" if key in TRAIN_OPTIONS else "a Config attribute"
+                raise RegistryError(
+                    f"{loc}: hparams.{key} clashes with {what} of the same name",
+                    "rename the hyper-parameter",
+                )
+        hparams = {
+            key: hparam_from_toml(key, spec, loc) for key, spec in raw.get("hparams", {}).items()
+        }
+        fields = {k: v for k, v in raw.items() if k != "hparams"}
+        architectures[name] = ArchitectureEntry(name=name, hparams=hparams, origin=where, **fields)
+    models: dict[str, ModelEntry] = {}
+    for name, raw in _table(data, "models", where).items():
+        loc = f"{where}: models.{name}"
+        _check_name(name, loc)
+        if not isinstance(raw, Mapping):
+            raise RegistryError(f"{loc} is {type(raw).__name__}", "expected a table")
+        _check_keys(raw, _MODEL_KEYS, loc)
+        weights: dict[str, WeightsEntry] = {}
+        for i, item in enumerate(raw.get("weights", [])):
+            entry = parse_weights(item, f"{loc}.weights[{i}]", where)
+            weights[entry.name] = entry
+        fields = {k: v for k, v in raw.items() if k != "weights"}
+        models[name] = ModelEntry(name=name, weights=weights, origin=where, **fields)
+    return RegistryFile(
+        path=path,
+        architectures=architectures,
+        models=models,
+        tasks=_parse_tasks(data, where),
+        plugins=_parse_plugins(data, where),
+    )
+
+
+def _strings(raw: Mapping[str, Any], key: str, loc: str) -> list[str]:
+    values = list(raw.get(key, []))
+    for value in values:
+        if not isinstance(value, str):
+            raise RegistryError(f"{loc}: {key} holds {value!r}", "expected strings")
+    return values
+
+
+def _parse_tasks(data: Mapping[str, Any], where: str) -> dict[str, TaskEntry]:
+    tasks: dict[str, TaskEntry] = {}
+    for name, raw in _table(data, "tasks", where).items():
+        loc = f"{where}: tasks.{name}"
+        _check_name(name, loc)
+        if not isinstance(raw, Mapping):
+            raise RegistryError(f"{loc} is {type(raw).__name__}", "expected a table")
+        _check_keys(raw, _TASK_KEYS, loc)
+        aliases = _strings(raw, "aliases", loc)
+        for alias in aliases:
+            _check_name(alias, f"{loc}.aliases")
+        fields = {k: v for k, v in raw.items() if k != "aliases"}
+        tasks[name] = TaskEntry(name=name, aliases=aliases, origin=where, **fields)
+    return tasks
+
+
+def _parse_plugins(data: Mapping[str, Any], where: str) -> dict[str, PluginEntry]:
+    plugins: dict[str, PluginEntry] = {}
+    for name, raw in _table(data, "plugins", where).items():
+        loc = f"{where}: plugins.{name}"
+        if not isinstance(raw, Mapping):
+            raise RegistryError(f"{loc} is {type(raw).__name__}", "expected a table")
+        _check_keys(raw, _PLUGIN_KEYS, loc)
+        hooks = _strings(raw, "hooks", loc)
+        for hook in hooks:
+            if hook not in CROSS_HOOKS:
+                raise RegistryError(
+                    f"{loc}: hooks lists '{hook}', which is not a cross-cutting hook",
+                    "expected some of " + ", ".join(CROSS_HOOKS),
+                )
+        commands = _strings(raw, "commands", loc)
+        if commands and "zoo_cli_commands" not in hooks:
+            hooks.append("zoo_cli_commands")
+        plugins[name] = PluginEntry(
+            name=name,
+            hooks=hooks,
+            commands=commands,
+            description=raw.get("description", ""),
+            origin=where,
+        )
+    return plugins
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise RegistryError(f"{where}: '{key}' is {type(value).__name__}", "expected a table")
+    return value
+
+
+def load_registry(path: str | Path) -> RegistryFile:
+    """Read and validate one registry.toml file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RegistryError(f"registry file {path} does not exist", "check the path") from None
+    except OSError as exc:
+        raise RegistryError(f"cannot read registry file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RegistryError(f"{path}: not valid TOML: {exc}", "fix the TOML syntax") from None
+    return parse_registry(data, path)
+
+
+def merge_model(base: ModelEntry, override: ModelEntry) -> ModelEntry:
+    """A later layer's entry for an existing model: fields it sets win, weights are added."""
+    merged = ModelEntry(**base.__dict__)
+    merged.weights = dict(base.weights)
+    merged.hparams = {**base.hparams, **override.hparams}
+    merged.train = {**base.train, **override.train}
+    for key in ("summary", "license", "description"):
+        if getattr(override, key):
+            setattr(merged, key, getattr(override, key))
+    if override.tags:
+        merged.tags = list(override.tags)
+    if override.architecture and override.architecture != base.architecture:
+        merged.architecture = override.architecture
+        merged.hparams = dict(override.hparams)  # the old architecture's keys do not apply
+        merged.params = override.params
+    elif override.params is not None:
+        merged.params = override.params
+    elif any(base.hparams.get(k, object()) != v for k, v in override.hparams.items()):
+        merged.params = None  # the count no longer describes the changed hyper-parameters
+    merged.weights.update(override.weights)
+    return merged

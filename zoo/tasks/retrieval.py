@@ -1,0 +1,128 @@
+"""Retrieval: (user, item) pairs scored by a logit; ranked against every item per user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from zoo.data.dataset import Dataset
+from zoo.errors import DataError
+from zoo.tasks.base import SPLITS, SplitData, Task
+
+
+class RetrievalTask(Task):
+    """Trained on observed pairs against sampled negatives; evaluated by ranking
+    (:mod:`zoo.tasks.ranking`): each user's latest interactions are held out."""
+
+    name = "retrieval"
+    main_metric = "recall_at_10"
+    higher_is_better = True
+
+    def loss(self, config: Any) -> Any:
+        import keras
+
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def metrics(self, config: Any) -> list[Any]:
+        import keras
+
+        return [keras.metrics.AUC(from_logits=True, name="auc")]
+
+    def check_data(self, dataset: Dataset, config: Any) -> None:
+        if not isinstance(dataset.x, dict) or not {"user_id", "item_id"} <= set(dataset.x):
+            raise DataError(
+                f"data {dataset.name} has no user_id/item_id pairs",
+                "a retrieval dataset's x is a dict with 'user_id' and 'item_id' arrays",
+            )
+
+    def check_outputs(self, outputs: Any, x: Any, dataset: Dataset, model_name: str) -> None:
+        n = len(outputs)
+        if outputs.shape not in ((n,), (n, 1)):
+            raise DataError(
+                f"model '{model_name}' outputs shape {outputs.shape} for {n} pairs; a "
+                "retrieval model outputs one score per (user, item) pair"
+            )
+
+    def held_out(self, dataset: Dataset, config: Any) -> Any:
+        from zoo.tasks import ranking
+
+        opts = config.train
+        return ranking.leave_last_out(
+            dataset.x["user_id"],
+            dataset.x["item_id"],
+            config["num_users"],
+            config["num_items"],
+            validation_split=opts["validation_split"],
+            test_split=opts["test_split"],
+        )
+
+    def split(self, dataset: Dataset, config: Any, seed: int) -> SplitData:
+        held = self.held_out(dataset, config)
+        if config.train["test_split"] and not len(held.indices["test"]):
+            raise DataError(
+                f"data {dataset.name} leaves no interactions to test on "
+                f"({len(dataset)} interactions)",
+                "give users several interactions each, or lower test_split",
+            )
+        parts = {
+            name: held.pairs(name, config["num_negatives"], seed + offset)
+            for offset, name in enumerate(SPLITS)
+        }
+        return SplitData(indices=held.indices, extra={"retrieval": held}, **parts)
+
+    def whole(self, dataset: Dataset, config: Any) -> SplitData:
+        # ranking needs the items each user has seen: split the data like training does
+        return self.split(dataset, config, 0)
+
+    def evaluate(self, model: Any, split: SplitData, config: Any, batch_size: int) -> dict:
+        from zoo.tasks import ranking
+
+        found = ranking.evaluate_model(model, split.extra["retrieval"], which="test")
+        found.pop("users", None)
+        return found
+
+    def baselines(self, split: SplitData, config: Any) -> dict[str, float]:
+        from zoo.tasks import ranking
+
+        found = ranking.evaluate_baselines(split.extra["retrieval"], which="test", seed=0)
+        return {
+            f"{name}_{key}": value
+            for name, values in found.items()
+            for key, value in values.items()
+            if key != "users"
+        }
+
+    def predict(
+        self,
+        model: Any,
+        dataset: Dataset,
+        config: Any,
+        state: dict[str, Any],
+        *,
+        batch_size: int,
+        top_k: int,
+        options: dict[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The top-k items of every user in ``dataset``, in first-seen order."""
+        import numpy as np
+
+        from zoo.tasks.ranking import score_users
+
+        x = dataset.x
+        users_in = np.asarray(x["user_id"] if isinstance(x, dict) else x)
+        _, first = np.unique(users_in, return_index=True)
+        users = users_in[np.sort(first)]
+        num_items = int(config["num_items"])
+        item_ids = state.get("items")
+        user_ids = state.get("users")
+        block = max(1, 65536 // max(num_items, 1))
+        for start in range(0, len(users), block):
+            chunk = users[start : start + block]
+            scores = score_users(model, chunk, num_items)
+            best = np.argsort(-scores, axis=1)[:, :top_k]
+            for row, user in enumerate(chunk):
+                yield {
+                    "user_id": user_ids[user] if user_ids else int(user),
+                    "items": [item_ids[i] if item_ids else int(i) for i in best[row]],
+                    "scores": [round(float(scores[row, i]), 6) for i in best[row]],
+                }

@@ -1,0 +1,283 @@
+"""The weights store: find, download, verify and cache the weight files of the catalog.
+
+A weights entry's ``source`` is one of
+
+* ``package:<dotted.package>/<file>`` - a file inside an installed package (the built-in
+  weights live in ``zoo.plugins.weights``);
+* a local path, absolute or relative to the registry file that declared the entry;
+* an ``https://`` or ``http://`` URL, downloaded into the cache folder.
+
+Every file is checked against the entry's size and full sha256 each time it is handed out,
+wherever it comes from. Downloads are content-addressed in the cache
+(``<cache>/weights/<sha256>/<file name>``), written to a temporary file next to their final
+place and renamed only once verified, under a per-file lock so that two processes fetching
+the same file download it once. ``ZOO_OFFLINE=1`` opens no connection.
+
+The cache folder is ``platformdirs.user_cache_dir("zoo")``, or ``$ZOO_HOME`` when set.
+Imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from zoo.catalog.registry import SHA_RE, WeightsEntry
+from zoo.errors import WeightsError
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+LOCK_TIMEOUT = 600.0  # seconds a process waits for another one's download of the same file
+
+
+# ------------------------------------------------------------------------------- locations
+def cache_root() -> Path:
+    """The zoo's cache folder: ``$ZOO_HOME`` or the platform's user cache folder."""
+    home = os.environ.get("ZOO_HOME")
+    if home:
+        return Path(home).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("zoo"))
+
+
+def weights_dir() -> Path:
+    return cache_root() / "weights"
+
+
+def offline() -> bool:
+    """``ZOO_OFFLINE=1`` (or true/yes/on): never open a network connection."""
+    return os.environ.get("ZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a weights entry's file comes from."""
+
+    kind: str  # "package" | "local" | "url"
+    location: str  # dotted package + file, absolute path, or URL
+    filename: str
+
+    @property
+    def remote(self) -> bool:
+        return self.kind == "url"
+
+
+def parse_source(entry: WeightsEntry) -> Source:
+    """Classify ``entry.source``; relative paths are resolved against ``entry.origin``."""
+    raw = entry.source.strip()
+    if raw.startswith("package:"):
+        spec = raw[len("package:") :]
+        package, sep, filename = spec.partition("/")
+        if not sep or not package or not filename or "/" in filename or ".." in filename:
+            raise WeightsError(
+                f"weights source '{raw}' is not valid",
+                "expected package:<dotted.package>/<file>",
+            )
+        return Source("package", spec, filename)
+    lower = raw.lower()
+    if lower.startswith(("https://", "http://")):
+        from urllib.parse import unquote, urlsplit
+
+        name = _safe_name(unquote(urlsplit(raw).path.rsplit("/", 1)[-1]))
+        if not name.endswith(".weights.h5"):
+            name += ".weights.h5"  # Keras reads weights only from files with this suffix
+        return Source("url", raw, name)
+    if "://" in raw:
+        raise WeightsError(
+            f"weights source '{raw}' uses an unsupported scheme",
+            "use https://, http://, package:<pkg>/<file> or a local path",
+        )
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        base = Path(entry.origin).parent if entry.origin else Path.cwd()
+        path = base / path
+    return Source("local", str(path), path.name)
+
+
+def _safe_name(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip(".")
+    return keep or "weights"
+
+
+def cache_path(entry: WeightsEntry, source: Source | None = None) -> Path:
+    """Where a downloaded file of ``entry`` lives once verified."""
+    source = source or parse_source(entry)
+    return weights_dir() / entry.sha256 / source.filename
+
+
+def package_file(source: Source) -> Path | None:
+    """The file of a ``package:`` source on disk, or None if the package or file is absent."""
+    package, _, filename = source.location.partition("/")
+    try:
+        resource = importlib.resources.files(package) / filename
+    except (ModuleNotFoundError, TypeError):
+        return None
+    if not resource.is_file():
+        return None
+    if isinstance(resource, Path):
+        return resource
+    # A package inside a zip archive: copy the file out into the cache (verified later).
+    target = weights_dir() / "package" / package / filename
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{filename}.{os.getpid()}.tmp")
+        tmp.write_bytes(resource.read_bytes())
+        os.replace(tmp, target)
+    return target
+
+
+def local_copy(entry: WeightsEntry) -> Path | None:
+    """The file of ``entry`` if it is already on this machine (not verified)."""
+    source = parse_source(entry)
+    if source.kind == "package":
+        return package_file(source)
+    path = Path(source.location) if source.kind == "local" else cache_path(entry, source)
+    return path if path.is_file() else None
+
+
+# -------------------------------------------------------------------------- verification
+def file_digest(path: Path) -> tuple[str, int]:
+    """(sha256 hex digest, size in bytes) of a file."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def verify_file(path: Path, sha256: str, size: int, label: str) -> None:
+    """Raise WeightsError naming the file, expected and actual digest if it does not match."""
+    actual_sha, actual_size = file_digest(path)
+    if actual_sha != sha256 or actual_size != size:
+        raise WeightsError(
+            f"{label}: {path} is corrupt: expected sha256 {sha256} ({size} bytes), "
+            f"got sha256 {actual_sha} ({actual_size} bytes)",
+            "delete it and fetch again; if it persists the source or the registry entry is wrong",
+        )
+
+
+# ----------------------------------------------------------------------------- fetching
+def fetch(entry: WeightsEntry, label: str = "", *, progress: bool | None = None) -> Path:
+    """The verified local path of ``entry``'s file, downloading it into the cache if needed.
+
+    ``label`` names the weights in messages (``cnn:digits``); ``progress`` shows a progress
+    bar for downloads (default: when stderr is a terminal).
+    """
+    label = label or entry.name
+    source = parse_source(entry)
+    if source.kind == "package":
+        path = package_file(source)
+        if path is None:
+            raise WeightsError(
+                f"weights {label}: file '{source.filename}' is missing from package "
+                f"'{source.location.partition('/')[0]}'",
+                "reinstall the package that ships it",
+            )
+        verify_file(path, entry.sha256, entry.size, f"weights {label}")
+        return path
+    if source.kind == "local":
+        path = Path(source.location)
+        if not path.is_file():
+            raise WeightsError(
+                f"weights {label}: file {path} does not exist",
+                f"fix 'source' of {label} in {entry.origin or 'its registry'}",
+            )
+        verify_file(path, entry.sha256, entry.size, f"weights {label}")
+        return path
+    return _fetch_url(entry, source, label, progress)
+
+
+def _fetch_url(entry: WeightsEntry, source: Source, label: str, progress: bool | None) -> Path:
+    target = cache_path(entry, source)
+    if target.is_file() and _cached_ok(target, entry, label):
+        return target
+    if offline():
+        raise WeightsError(
+            f"weights {label} ({source.filename}) are not in the cache {target.parent} and "
+            "ZOO_OFFLINE is set",
+            f"run `zoo weights fetch {label}` with network access, or unset ZOO_OFFLINE",
+        )
+    from filelock import FileLock, Timeout
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(target.parent / ".lock"))
+    try:
+        with lock.acquire(timeout=LOCK_TIMEOUT):
+            # Another process may have downloaded it while we waited for the lock. Only a
+            # lock holder deletes or replaces the file, so a reader never loses a good copy.
+            if target.is_file():
+                if _cached_ok(target, entry, label):
+                    return target
+                log.warning("weights %s: %s is corrupt; fetching it again", label, target)
+                target.unlink(missing_ok=True)
+            for stale in target.parent.glob(".*.part"):  # left by a killed download
+                stale.unlink(missing_ok=True)
+            from zoo.weights.download import download
+
+            download(source.location, target, entry.sha256, entry.size, label, progress)
+    except Timeout:
+        raise WeightsError(
+            f"weights {label}: waited {LOCK_TIMEOUT:.0f}s for another process downloading it",
+            f"if no zoo process is running, delete {lock.lock_file}",
+        ) from None
+    return target
+
+
+def _cached_ok(target: Path, entry: WeightsEntry, label: str) -> bool:
+    """Whether a cached file verifies; offline, a corrupt one is an error (no repair)."""
+    try:
+        verify_file(target, entry.sha256, entry.size, f"weights {label}")
+        return True
+    except WeightsError as exc:
+        if offline():
+            raise WeightsError(
+                exc.message, f"run `zoo weights fetch {label}` with network access"
+            ) from None
+        return False
+
+
+# ---------------------------------------------------------------------------- the cache
+@dataclass
+class CachedFile:
+    path: Path
+    sha256: str  # expected: the content-address folder name
+    actual: str
+    size: int
+
+    @property
+    def ok(self) -> bool:
+        return self.sha256 == self.actual
+
+
+def cached_files() -> Iterator[Path]:
+    """Every downloaded weights file in the cache (temporary and lock files excluded)."""
+    root = weights_dir()
+    if not root.is_dir():
+        return
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and SHA_RE.match(folder.name):
+            for path in sorted(folder.iterdir()):
+                if path.is_file() and not path.name.startswith("."):
+                    yield path
+
+
+def verify_cache() -> list[CachedFile]:
+    """Re-hash every downloaded file; each file's expected sha256 is its folder name."""
+    results = []
+    for path in cached_files():
+        actual, size = file_digest(path)
+        results.append(CachedFile(path, path.parent.name, actual, size))
+    return results
+
+
+def entry_label(model: str, entry: WeightsEntry) -> str:
+    return f"{model}:{entry.name}"
