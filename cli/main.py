@@ -101,7 +101,9 @@ def cli(registries: tuple[str, ...]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: ZooError -> one line on stderr, exit code 2."""
     try:
-        cli.main(args=argv, prog_name="zoo", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            sys.exit(code)  # ctx.exit(n): click returns n when not in standalone mode
     except ZooError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
