@@ -49,6 +49,31 @@ def tf_config(ports: Sequence[int], index: int) -> dict[str, Any]:
     }
 
 
+def check_train_args(train_args: Sequence[str], workers: int = 2) -> None:
+    """Parse ``train_args`` with `zoo train`'s own options and resolve the model name, so a
+    wrong command line is refused here, before any worker starts (not in every worker)."""
+    from zoo.catalog import get_catalog
+    from zoo.cli.train_cmds import train_cmd
+    from zoo.errors import ConfigError
+
+    right_form = f"e.g. `zoo worker -n {workers} cnn-small --epochs 2 --set max_examples=256`"
+    try:
+        ctx = train_cmd.make_context("train", list(train_args))
+    except click.exceptions.Exit:  # --help inside TRAIN_ARGS
+        raise ConfigError("`zoo worker` does not take --help after the model", right_form) from None
+    except click.UsageError as exc:
+        raise ConfigError(
+            f"`zoo worker` passes TRAIN_ARGS to `zoo train`, which refuses them: "
+            f"{exc.format_message()}",
+            right_form,
+        ) from None
+    name = ctx.params.get("name")
+    if name:
+        get_catalog().resolve(name)  # unknown model: one line with a suggestion
+    elif not ctx.params.get("resume"):
+        raise ConfigError("no model given", right_form)
+
+
 def _has_option(args: Sequence[str], name: str) -> bool:
     return any(a == name or a.startswith(name + "=") for a in args)
 
@@ -186,14 +211,20 @@ def worker_cmd(
 
     \b
     e.g.  zoo worker -n 2 cnn-small --epochs 2 --set max_examples=256
+          zoo worker -n 2 train cnn-small --epochs 2   (the same: `train` may be given)
           zoo worker -n 2 --resume runs/cnn-small-20260101-120000
-    Worker 0 is the chief and writes the run folder; without --output/--resume one is
-    chosen here (runs/<model>-<time>) and given to every worker.
+    TRAIN_ARGS are checked before any worker starts. Worker 0 is the chief and writes the
+    run folder; without --output/--resume one is chosen here (runs/<model>-<time>) and
+    given to every worker.
     """
     from zoo.errors import ConfigError
 
+    train_args = tuple(train_args)
+    if train_args[:1] == ("train",):  # `zoo worker -n 2 train cnn-small`: train is implied
+        train_args = train_args[1:]
     if not train_args:
         raise ConfigError("no model given", "e.g. `zoo worker -n 2 cnn-small --epochs 2`")
+    check_train_args(train_args, workers)
     if _has_option(train_args, "--strategy"):
         raise ConfigError(
             "`zoo worker` always trains with --strategy multi-worker", "drop --strategy"
