@@ -17,6 +17,7 @@ def list_cmd(pattern: str | None, task: str | None, pretrained: bool, as_json: b
     import zoo.api
 
     records = zoo.api.list_models(pattern, task=task, pretrained=True if pretrained else None)
+    _warn_missing_models()
     if as_json:
         echo_json(records)
         return
@@ -37,6 +38,56 @@ def list_cmd(pattern: str | None, task: str | None, pretrained: bool, as_json: b
             for r in records
         ],
     )
+
+
+def _warn_missing_models() -> None:
+    """On stderr: name collisions (those names are not listed) and plugins whose registry
+    failed to load (their models are not listed) — never a silently shorter list."""
+    from zoo.catalog import get_catalog
+
+    catalog = get_catalog()
+    for message in dict.fromkeys(catalog.conflicts.values()):
+        click.echo(f"warning: {message}", err=True)
+    broken = [
+        f"{r.name} ({r.package})" if r.package else r.name
+        for r in catalog.host.records.values()
+        if r.status == "error"
+    ]
+    if broken:
+        many = len(broken) > 1
+        click.echo(
+            f"warning: plugin{'s' if many else ''} {', '.join(broken)} failed to load "
+            f"{'their registries' if many else 'its registry'}; "
+            f"{'their' if many else 'its'} models are not listed (see `zoo plugins --errors`)",
+            err=True,
+        )
+
+
+def _echo_run(run: dict) -> None:
+    click.echo(click.style("run", bold=True) + f"  {run['path']} ({run['status']})")
+    click.echo(
+        f"  data          {run['data'] or 'built-in'} ({run['dataset']}), seed {run['seed']}"
+    )
+    if run["test"]:
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in run["test"].items())
+        click.echo(f"  test          {shown}")
+    tune = run.get("finetune")
+    if tune:
+        start = tune.get("weights", {})
+        click.echo(
+            f"  started from  {start.get('weights')} (sha256 {str(start.get('sha256'))[:12]}…, "
+            f"{start.get('loaded')} layers loaded, re-initialised: "
+            f"{', '.join(start.get('reinitialised', [])) or 'none'})"
+        )
+        if tune.get("freeze") not in (None, "none"):
+            click.echo(
+                f"  freeze        {tune['freeze']}, head {', '.join(tune.get('head', []))}"
+                + (
+                    f", {tune['freeze_epochs']} epoch(s) then lr {tune['finetune_learning_rate']}"
+                    if tune.get("freeze_epochs") is not None
+                    else ""
+                )
+            )
 
 
 @click.command("info")
@@ -64,6 +115,8 @@ def info_cmd(name: str, as_json: bool) -> None:
         f"  plugin        {plugin['name']} ({plugin['package']} {plugin['version']}, "
         f"{plugin['status']})"
     )
+    if "run" in card:
+        _echo_run(card["run"])
     click.echo(click.style("hyper-parameters", bold=True) + "  (change with --set key=value)")
     echo_table(
         ["  KEY", "VALUE", "VALID", "HELP"],
@@ -122,8 +175,8 @@ def plugins_cmd(errors: bool, check: bool, as_json: bool) -> None:
     if check:
         get_catalog().host.load_all()
     records = zoo.api.list_plugins()
-    if errors:
-        records = [r for r in records if r["status"] != "ok"]
+    if errors:  # broken or disabled plugins, and plugins with a name collision
+        records = [r for r in records if r["status"] != "ok" or r["error"]]
     if as_json:
         echo_json(records)
     else:

@@ -37,6 +37,25 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
     type=click.Choice(["default", "mirrored", "multi-worker"]),
     help="tf.distribute strategy; multi-worker reads TF_CONFIG (see `zoo worker`).",
 )
+@click.option(
+    "--weights",
+    help="Start from these weights: a tag of the model, a .weights.h5 file or a run folder "
+    "(same as NAME:TAG).",
+)
+@click.option(
+    "--strict", is_flag=True, help="Starting weights that do not fit the data are an error."
+)
+@click.option(
+    "--freeze",
+    type=click.Choice(["none", "backbone", "all-but-head"]),
+    help="Fine-tuning: train only the head first (backbone), or for the whole run.",
+)
+@click.option("--freeze-epochs", type=int, help="Epochs with the backbone frozen (default 3).")
+@click.option(
+    "--finetune-learning-rate",
+    type=float,
+    help="Learning rate once unfrozen (default: a tenth of the learning rate).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def train_cmd(
@@ -50,10 +69,19 @@ def train_cmd(
     seed: int,
     resume: str | None,
     strategy: str | None,
+    weights: str | None,
+    strict: bool,
+    freeze: str | None,
+    freeze_epochs: int | None,
+    finetune_learning_rate: float | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Train model NAME on its built-in dataset (or --data) and write a run folder."""
+    """Train model NAME on its built-in dataset (or --data) and write a run folder.
+
+    NAME:TAG (or --weights) fine-tunes pretrained weights: e.g.
+    `zoo train cnn:digits --data my_images/ --freeze backbone`.
+    """
     from zoo.training.runner import train
 
     options = parse_sets(sets)
@@ -61,6 +89,13 @@ def train_cmd(
         options["epochs"] = epochs
     if batch_size is not None:
         options["batch_size"] = batch_size
+    for key, value in (
+        ("freeze", freeze),
+        ("freeze_epochs", freeze_epochs),
+        ("finetune_learning_rate", finetune_learning_rate),
+    ):
+        if value is not None:
+            options[key] = value
     if resume and options:
         from zoo.errors import ConfigError
 
@@ -78,6 +113,8 @@ def train_cmd(
         resume=resume,
         config=config_file,
         verbose=not (quiet or as_json),
+        weights=weights,
+        strict=strict,
         **options,
     )
     if as_json:

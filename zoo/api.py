@@ -45,7 +45,13 @@ def list_models(
 
 
 def info(name: str) -> dict[str, Any]:
-    """The model card of ``name`` (``cnn`` or ``cnn:digits``) as a dict."""
+    """The model card of ``name`` (``cnn``, ``cnn:digits`` or a run folder) as a dict; a
+    run's card adds its ``run`` table: status, seed, data, test metrics and lineage (the
+    starting weights and freeze schedule of a fine-tuned run)."""
+    from zoo.runs import is_run_dir
+
+    if is_run_dir(name):
+        return _run_card(name)
     catalog = get_catalog()
     ref = catalog.resolve(name)
     model, arch = ref.model, ref.architecture
@@ -108,3 +114,36 @@ def create(name: str, *, compile: bool = True, **overrides: Any) -> keras.Model:
     ref = get_catalog().resolve(name)
     config = make_config(ref, [("create()", overrides)])
     return build_model(ref, config, compile=compile)
+
+
+def _run_card(path: str) -> dict[str, Any]:
+    import json
+    from pathlib import Path
+
+    from zoo.runs import METRICS_FILE, read_run
+
+    record = read_run(path, require_complete=False)
+    card = info(record.model)
+    run = record.raw.get("run", {})
+    metrics_file = Path(path) / METRICS_FILE
+    metrics = {}
+    if metrics_file.is_file():
+        try:
+            metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+        except ValueError:
+            metrics = {}
+    for key, spec in card["hparams"].items():
+        spec["value"] = record.hparams.get(key, spec["value"])
+    for key, spec in card["train"].items():
+        spec["value"] = record.train.get(key, spec["value"])
+    card["run"] = {
+        "path": str(path),
+        "status": run.get("status"),
+        "seed": record.seed,
+        "data": record.data,
+        "dataset": run.get("dataset"),
+        "test": metrics.get("test", {}),
+        "baselines": metrics.get("baselines", {}),
+        "finetune": run.get("finetune"),
+    }
+    return card

@@ -39,7 +39,29 @@ TRAIN_OPTIONS: dict[str, HParam] = {
             "steps_per_execution", "int", 1, "training steps per compiled call", min=1, max=4096
         ),
         HParam("max_examples", "int", 0, "use at most this many examples (0 = all)", min=0),
-        HParam("shuffle_buffer", "int", 10000, "tf.data shuffle buffer size", min=1),
+        HParam(
+            "freeze",
+            "str",
+            "none",
+            "fine-tuning: train only the head first (backbone), or for the whole run "
+            "(all-but-head)",
+            choices=("none", "backbone", "all-but-head"),
+        ),
+        HParam(
+            "freeze_epochs",
+            "int",
+            3,
+            "fine-tuning: epochs with the backbone frozen before everything trains (backbone)",
+            min=0,
+        ),
+        HParam(
+            "finetune_learning_rate",
+            "float",
+            0.0,
+            "fine-tuning: learning rate once the backbone is unfrozen (0 = learning_rate / 10)",
+            min=0.0,
+            max=10.0,
+        ),
         HParam(
             "strategy",
             "str",

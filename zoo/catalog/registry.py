@@ -68,6 +68,7 @@ _ARCH_KEYS = {
     "hparams": dict,
     "paper": str,
     "description": str,
+    "head": list,
 }
 _MODEL_KEYS = {
     "architecture": str,
@@ -133,6 +134,7 @@ class ArchitectureEntry:
     hparams: dict[str, HParam] = field(default_factory=dict)
     paper: str = ""
     description: str = ""
+    head: list[str] = field(default_factory=list)  # layer names fine-tuning trains first
     plugin: str | None = None
     origin: str = ""
 

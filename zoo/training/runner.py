@@ -10,6 +10,7 @@ finish. Nothing is written before the third phase, so bad input leaves no trace.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from zoo.catalog import ModelRef, get_catalog
 from zoo.catalog.config import make_config
 from zoo.catalog.hparams import Config
 from zoo.data.dataset import Dataset, Splits
-from zoo.errors import ConfigError, DataError
+from zoo.errors import ConfigError
 from zoo.runs import (
     METRICS_FILE,
     STATE_FILE,
@@ -38,6 +39,7 @@ from zoo.tasks.registry import task_of
 from zoo.training.inputs import (
     apply_implied,
     check_inputs,
+    check_split,
     load_dataset,
     read_config_file,
     subsample,
@@ -69,6 +71,12 @@ class Session:
     data: str | Path | None
     explicit: set[str]
     record: RunRecord | None = None  # the run being resumed
+    weights: Any = None  # starting weights: a tag, a .weights.h5 file or a run folder
+    strict: bool = False  # starting weights that do not fit are an error
+    lineage: dict[str, Any] = field(default_factory=dict)  # where the weights came from
+    head: list[str] = field(default_factory=list)  # layers --freeze trains first
+    load_report: Any = None  # what loading the starting weights did, layer by layer
+    phase: str | None = None  # the fine-tuning phase the model is compiled for
     started: float = field(default_factory=time.perf_counter)
     dist: Any = None
     dataset: Dataset | None = None
@@ -89,16 +97,32 @@ def train(
     config: str | Path | None = None,
     verbose: bool = True,
     callbacks: list[Any] | None = None,
+    weights: str | Path | None = None,
+    strict: bool = False,
     **options: Any,
 ) -> Run:
     """Train ``name`` on its default dataset (or ``data``) and write a run folder.
 
     ``options`` are hyper-parameters and training options (``epochs=3``,
-    ``batch_size=64``, ``units=128``); ``config`` a TOML file of the same; ``resume`` a
-    run folder killed mid-way, continued from its last completed epoch; ``callbacks`` extra
-    ``keras.callbacks.Callback`` objects for this run.
+    ``batch_size=64``, ``units=128``, ``freeze="backbone"``); ``config`` a TOML file of the
+    same; ``resume`` a run folder killed mid-way, continued from its last completed epoch;
+    ``callbacks`` extra ``keras.callbacks.Callback`` objects for this run.
+
+    Fine-tuning: ``name`` with a weight tag (``"cnn:digits"``) or ``weights`` (a tag, a
+    ``.weights.h5`` file or a run folder) starts from those weights, loaded like
+    ``zoo.load`` does (verified, weights-only; layers whose shapes the data changes, such
+    as the classifier for other classes, are re-initialised, or refused with ``strict``).
     """
-    session = configure(name, data, seed=seed, resume=resume, config=config, options=options)
+    session = configure(
+        name,
+        data,
+        seed=seed,
+        resume=resume,
+        config=config,
+        options=options,
+        weights=weights,
+        strict=strict,
+    )
     prepare(session)
     open_run_folder(session, output, resume)
     fitted = fit(session, verbose=verbose, extra_callbacks=list(callbacks or []))
@@ -114,9 +138,16 @@ def configure(
     resume: str | Path | None,
     config: str | Path | None,
     options: dict[str, Any],
+    weights: str | Path | None = None,
+    strict: bool = False,
 ) -> Session:
     """Resolve the model, its validated config and its task (no TensorFlow yet)."""
     catalog = get_catalog()
+    if resume is not None and (weights is not None or (name and ":" in name)):
+        raise ConfigError(
+            "--weights (or NAME:TAG) cannot be combined with --resume",
+            "a resumed run continues from its own checkpoint; drop the weights",
+        )
     if resume is not None:
         record = read_run(resume, require_complete=False)
         if record.complete:
@@ -131,10 +162,21 @@ def configure(
         if "strategy" in options:  # a run may be resumed on another strategy
             chosen = {**cfg.values, **cfg.train, "strategy": options["strategy"]}
             cfg = make_config(ref, [("resume", chosen)])
-        return Session(ref, cfg, task_of(ref), record.seed, record.data, set(), record)
+        session = Session(ref, cfg, task_of(ref), record.seed, record.data, set(), record)
+        finetune = record.raw.get("run", {}).get("finetune", {})
+        session.lineage = dict(finetune.get("weights", {}))
+        session.head = list(finetune.get("head", []))
+        return session
     if not name:
         raise ConfigError("no model given", "e.g. `zoo train cnn`")
     ref = catalog.resolve(name)
+    tag = ref.weights.name if ref.weights is not None else None
+    if tag is not None and weights is not None and str(weights) != tag:
+        raise ConfigError(
+            f"`{name}` and --weights {weights} name two starting weights",
+            f"use `zoo train {ref.model.name} --weights {weights}` or `zoo train {name}`",
+        )
+    weights = tag if tag is not None else weights
     layers = []
     explicit = set(options)
     if config is not None:
@@ -143,7 +185,14 @@ def configure(
         layers.append((str(config), from_file))
     layers.append(("options", options))
     cfg = make_config(ref, layers)
-    return Session(ref, cfg, task_of(ref), seed, data, explicit)
+    if cfg.train["freeze"] != "none" and weights is None:
+        raise ConfigError(
+            f"--freeze {cfg.train['freeze']} needs starting weights",
+            f"name them: `zoo train {ref.model.name}:TAG` or --weights FILE|RUN",
+        )
+    session = Session(ref, cfg, task_of(ref), seed, data, explicit)
+    session.weights, session.strict = weights, strict
+    return session
 
 
 # --------------------------------------------------------------------------- 2. prepare
@@ -165,17 +214,39 @@ def prepare(session: Session) -> None:
     s.task.check_data(s.dataset, s.config)
     s.model = s.dist.build_model(s.ref, s.config)  # inside the strategy's scope
     check_inputs(s.model, s.dataset.x, s.ref.model.name)
+    if s.weights is not None:
+        _load_starting_weights(s)
     s.split = s.task.split(s.dataset, s.config, s.seed)
-    if s.split.size("train") == 0:
-        raise DataError(
-            f"data {s.dataset.name} has too few examples to split ({len(s.dataset)})",
-            "give more data or lower validation_split/test_split",
-        )
+    check_split(s.split, s.config, s.dataset)  # enough examples for every split
 
 
 # ------------------------------------------------------------------- 3. open the folder
 def open_run_folder(session: Session, output: str | Path | None, resume: Any) -> None:
-    """Create the run folder (or reopen the resumed one) and restore its checkpoint."""
+    """Create the run folder (or reopen the resumed one) and restore its checkpoint. A
+    file-system error (a path under a file, a full disk) is one line naming the path, and a
+    new run folder is removed again: nothing half-written is left."""
+    import shutil
+
+    target = Path(output) if output is not None else Path("runs")
+    missing = [p for p in (target, *target.parents) if not (p.exists() or p.is_symlink())]
+    try:
+        _open_run_folder(session, output, resume)
+    except OSError as exc:
+        new = session.record is None and session.run_dir is not None
+        if new and session.run_dir.is_dir() and session.dist.is_chief:
+            for child in session.run_dir.iterdir():  # a new folder was empty: all ours
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+            for folder in [session.run_dir, *missing]:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only the empty folders this run created
+        where = exc.filename or session.run_dir or target
+        raise RunError(
+            f"cannot write the run folder: {where}: {exc.strerror or exc}",
+            "choose a writable --output folder with free space",
+        ) from exc
+
+
+def _open_run_folder(session: Session, output: str | Path | None, resume: Any) -> None:
     s = session
     assert s.split is not None and s.dataset is not None
     s.run_dir = s.dist.run_dir(s.ref.model.name, output, resume)  # non-chief: scratch
@@ -193,11 +264,14 @@ def open_run_folder(session: Session, output: str | Path | None, resume: Any) ->
         "split": {k: int(len(v)) for k, v in s.split.indices.items()},
         "distribution": s.dist.describe(s.config.train["batch_size"]),
     }
+    if s.lineage:
+        s.run_info["finetune"] = {"weights": s.lineage, "head": s.head, **_schedule(s)}
     if s.record is None:
         write_run_toml(s.run_dir, _run_toml(s))
         _save_split(s.run_dir, s.split.indices)
         atomic_write_json(s.run_dir / STATE_FILE, s.dataset.state)
     else:
+        _apply_phase(s, _epochs_done(s.run_dir))  # the optimizer state fits this phase
         s.resumed = _restore(s.model, s.run_dir)
 
 
@@ -212,49 +286,39 @@ class Fitted:
 
 def fit(session: Session, *, verbose: bool, extra_callbacks: list[Any]) -> Fitted:
     """Train from the last completed epoch to ``epochs`` (or until early stopping)."""
-    from zoo.data.pipeline import evaluation_stream, steps_per_epoch, training_stream
-
     s = session
     assert s.split is not None and s.run_dir is not None
     cfg = s.config
-    batch_size, epochs = cfg.train["batch_size"], cfg.train["epochs"]
+    epochs = cfg.train["epochs"]
     history = s.resumed.history
     initial_epoch = s.resumed.epochs_done
     n_train = s.split.size("train")
     callbacks, early, checkpoint = _callbacks(s, n_train, verbose)
     callbacks[-1:-1] = extra_callbacks
-    x_tr, y_tr = s.split.train
-    x_va, y_va = s.split.validation
-    splits = Splits(
-        train=training_stream(
-            x_tr,
-            y_tr,
-            batch_size=batch_size,
-            seed=s.seed,
-            initial_epoch=initial_epoch,
-            epochs=epochs,
-        ),
-        validation=evaluation_stream(x_va, y_va, batch_size=batch_size)
-        if s.split.size("validation")
-        else None,
-        test=None,
-        arrays={k: s.split.part(k) for k in ("train", "validation", "test")},
-        indices=s.split.indices,
-        extra=s.split.extra,
-        steps_per_epoch=steps_per_epoch(n_train, batch_size),
-    )
+    if verbose and s.load_report is not None:
+        print(s.load_report)  # before training: which layers start from the weights
     started = time.perf_counter()
-    if initial_epoch < epochs and not s.resumed.stopped:
+    epoch = initial_epoch
+    while epoch < epochs and not s.resumed.stopped:
+        end = _apply_phase(s, epoch)
+        phase_cfg = cfg if end == epochs else _with_train(s, epochs=end)
+        splits = _splits(s, epoch, end)
         if s.dist.distributed:  # custom loop, same callbacks
-            s.dist.fit(s.model, splits, cfg, callbacks, initial_epoch, s.task)
+            s.dist.fit(s.model, splits, phase_cfg, callbacks, epoch, s.task)
         else:
             get_catalog().host.owner_hook(s.ref.plugin, "zoo_train")(
                 model=s.model,
                 splits=splits,
-                config=cfg,
+                config=phase_cfg,
                 callbacks=callbacks,
-                initial_epoch=initial_epoch,
+                initial_epoch=epoch,
             )
+        done = len(history.get("loss", []))
+        if done < end or getattr(s.model, "stop_training", False):
+            break  # early stopping (or a plugin's loop that ended the run)
+        epoch = done
+        if early is not None:  # the next phase's fit() continues the same patience count
+            early.restored = early.snapshot()
     seconds = time.perf_counter() - started
     done = len(history.get("loss", [])) - initial_epoch
     return Fitted(seconds, done, early, list(checkpoint.epoch_seconds))
@@ -303,6 +367,8 @@ def finish(session: Session, fitted: Fitted) -> Run:
         "distribution": s.run_info["distribution"],
         "epoch_times_s": fitted.epoch_seconds,
     }
+    if "finetune" in s.run_info:
+        metrics["finetune"] = s.run_info["finetune"]
     plot_curves(
         history, task.main_metric, run_dir / "curves.png", f"{ref.model.name} — {run_dir.name}"
     )
@@ -322,6 +388,121 @@ def finish(session: Session, fitted: Fitted) -> Run:
         history=dict(history),
     )
     return s.dist.finish(run)  # non-chief workers: drop the scratch folder
+
+
+# ------------------------------------------------------------------------ fine-tuning
+def _load_starting_weights(s: Session) -> None:
+    """Load the starting weights into the built model (head adaptation as in ``zoo.load``),
+    record their lineage and find the head that ``--freeze`` trains first."""
+    from zoo.weights.loading import load_into
+
+    report = load_into(s.model, s.ref, s.config, s.weights, strict=s.strict)
+    s.lineage = {
+        "model": s.ref.model.name,
+        "weights": report.weights,
+        "path": report.path,
+        "sha256": report.sha256,
+        "loaded": len(report.loaded),
+        "reinitialised": sorted(report.reinitialised),
+    }
+    declared = [name for name in s.ref.architecture.head if _has_layer(s.model, name)]
+    s.head = declared or sorted(report.reinitialised)
+    if s.config.train["freeze"] != "none" and not s.head:
+        raise ConfigError(
+            f"--freeze {s.config.train['freeze']}: model '{s.ref.model.name}' declares no head "
+            "(registry.toml architectures.<name>.head) and no layer was re-initialised",
+            "train without --freeze, or declare the head layers in the plugin's registry",
+        )
+    s.load_report = report
+
+
+def _has_layer(model: Any, name: str) -> bool:
+    return any(layer.name == name for layer in model.layers)
+
+
+def _schedule(s: Session) -> dict[str, Any]:
+    train = s.config.train
+    return {
+        "freeze": train["freeze"],
+        "freeze_epochs": train["freeze_epochs"] if train["freeze"] == "backbone" else None,
+        "finetune_learning_rate": _finetune_lr(s) if train["freeze"] == "backbone" else None,
+    }
+
+
+def _finetune_lr(s: Session) -> float:
+    return float(s.config.train["finetune_learning_rate"] or s.config.train["learning_rate"] / 10)
+
+
+def _phase(s: Session, epoch: int) -> tuple[str, int]:
+    """("frozen" | "all", the phase's last epoch) for the epoch about to run."""
+    train = s.config.train
+    mode, epochs = train["freeze"], train["epochs"]
+    if mode == "all-but-head":
+        return "frozen", epochs
+    if mode == "backbone" and epoch < min(train["freeze_epochs"], epochs):
+        return "frozen", min(train["freeze_epochs"], epochs)
+    return ("all" if mode == "backbone" else "plain"), epochs
+
+
+def _apply_phase(s: Session, epoch: int) -> int:
+    """Set which layers train for the phase of ``epoch`` (recompiling when it changes, as
+    the Keras transfer-learning guide does); BatchNormalization stays in inference mode
+    throughout fine-tuning. Returns the phase's last epoch."""
+    name, end = _phase(s, epoch)
+    if name == "plain" or s.phase == name:
+        return end
+    import keras
+
+    for layer in s.model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+        elif layer.weights:
+            layer.trainable = name == "all" or layer.name in s.head
+    lr = s.config.train["learning_rate"] if name == "frozen" else _finetune_lr(s)
+    with s.dist.scope():
+        s.task.compile(s.model, _with_train(s, learning_rate=lr))
+    s.phase = name
+    return end
+
+
+def _with_train(s: Session, **changes: Any) -> Config:
+    """The run's config with training options changed (a phase's epochs, learning rate)."""
+    return make_config(s.ref, [("phase", {**s.config.values, **s.config.train, **changes})])
+
+
+def _splits(s: Session, first: int, end: int) -> Splits:
+    from zoo.data.pipeline import evaluation_stream, steps_per_epoch, training_stream
+
+    assert s.split is not None
+    batch_size = s.config.train["batch_size"]
+    x_tr, y_tr = s.split.train
+    x_va, y_va = s.split.validation
+    return Splits(
+        train=training_stream(
+            x_tr, y_tr, batch_size=batch_size, seed=s.seed, initial_epoch=first, epochs=end
+        ),
+        validation=evaluation_stream(x_va, y_va, batch_size=batch_size)
+        if s.split.size("validation")
+        else None,
+        test=None,
+        arrays={k: s.split.part(k) for k in ("train", "validation", "test")},
+        indices=s.split.indices,
+        extra=s.split.extra,
+        steps_per_epoch=steps_per_epoch(s.split.size("train"), batch_size),
+    )
+
+
+def _epochs_done(run_dir: Path) -> int:
+    """Completed epochs of a run's last checkpoint (0 when it has none)."""
+    import json
+
+    from zoo.training.callbacks import CHECKPOINTS
+
+    state = run_dir / CHECKPOINTS / "state.json"
+    try:
+        return int(json.loads(state.read_text(encoding="utf-8"))["epochs_done"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0  # _restore reports a damaged checkpoint
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -43,6 +43,7 @@ class LoadReport:
     loaded: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # file layer -> why it was not used
     reinitialised: dict[str, str] = field(default_factory=dict)  # model layer -> why
+    sha256: str = ""  # of the file read (set by load_into, for a run's lineage)
 
     @property
     def complete(self) -> bool:
@@ -89,13 +90,44 @@ def load(
     from zoo.building import build_model
     from zoo.catalog.config import make_config
 
-    source_config = make_config(ref, spec.layers)
     target_config = make_config(ref, [*spec.layers, ("zoo.load()", overrides)])
     # Compiled only after loading: an optimizer's state in the file is never restored (a
     # loaded model starts a fresh optimizer) and Keras does not warn about its absence.
     model = build_model(ref, target_config, compile=False)
+    report = _load_spec(model, ref, spec, target_config, strict, _fmt_overrides(overrides))
+    if compile:
+        from zoo.tasks.registry import task_of
+
+        task_of(ref).compile(model, target_config)
+    model.zoo_load_report = report
+    (log.info if report.complete else log.warning)("%s", report)
+    return model
+
+
+def load_into(
+    model: keras.Model, ref: ModelRef, config: Config, weights: Any, *, strict: bool = False
+) -> LoadReport:
+    """Load starting weights (a tag of ``ref``'s model, a ``.weights.h5`` file or a run
+    folder) into an already built ``model`` of ``ref`` with ``config`` — the same checks
+    and head adaptation as :func:`load`. Used by fine-tuning (``zoo train NAME:TAG``)."""
+    source_ref, spec = _resolve(ref.model.name, weights)
+    check_weights_file(spec.path, spec.label)
+    report = _load_spec(model, source_ref, spec, config, strict, "the data's hyper-parameters")
+    from zoo.weights.store import file_digest
+
+    report.sha256 = file_digest(spec.path)[0]
+    return report
+
+
+def _load_spec(
+    model: keras.Model, ref: ModelRef, spec: _Weights, config: Config, strict: bool, what: str
+) -> LoadReport:
+    from zoo.building import build_model
+    from zoo.catalog.config import make_config
+
+    source_config = make_config(ref, spec.layers)
     report = LoadReport(model=ref.model.name, weights=spec.label, path=str(spec.path))
-    if _same_shape_config(source_config, target_config):
+    if _same_shape_config(source_config, config):
         _load_exact(model, spec, source_config)
         report.loaded = [layer.name for layer in model.layers if layer.weights]
     else:
@@ -104,18 +136,11 @@ def load(
         _copy_matching(source, model, report)
         if strict and not report.complete:
             raise WeightsError(
-                f"weights {spec.label} do not fit {ref.model.name} with "
-                f"{_fmt_overrides(overrides)}: "
+                f"weights {spec.label} do not fit {ref.model.name} with {what}: "
                 + "; ".join(f"{k} ({v})" for k, v in report.reinitialised.items()),
-                "drop strict=True to reinitialise those layers, or keep their hyper-parameters",
+                "drop strict to reinitialise those layers, or keep their hyper-parameters",
             )
-    if compile:
-        from zoo.tasks.registry import task_of
-
-        task_of(ref).compile(model, target_config)
-    model.zoo_load_report = report
-    (log.info if report.complete else log.warning)("%s", report)
-    return model
+    return report
 
 
 # ------------------------------------------------------------------------------ resolving
