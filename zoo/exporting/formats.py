@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zoo._compat import register_tf2onnx_erfc
 from zoo.errors import ExportError
 
 ONNX_EXTRA_HINT = "pip install 'keras-zoo[onnx]'"
@@ -92,7 +93,7 @@ def write(model: Any, path: Path, format: str, batch_size: int | None) -> Path:
     elif format == "onnx":
         require_onnx()
         _quiet_tf2onnx()
-        _register_missing_tf2onnx_ops()
+        register_tf2onnx_erfc()  # exact GELU; see zoo._compat
         with warnings.catch_warnings():  # numpy 2 FutureWarnings from Keras' tf2onnx patch
             warnings.simplefilter("ignore", FutureWarning)
             model.export(
@@ -151,40 +152,6 @@ def _name_onnx_outputs(path: Path) -> None:
     for out in graph.output:
         out.name = renames[out.name]
     onnx.save(model, str(path))
-
-
-_patched = False
-
-
-def _register_missing_tf2onnx_ops() -> None:
-    """Teach tf2onnx TensorFlow's ``Erfc`` (exact GELU uses it): ``erfc(x) = 1 - erf(x)``.
-
-    tf2onnx 1.17 has no converter for it, so any model with ``activation="gelu"`` fails to
-    load in ONNX Runtime. The handler is registered only when tf2onnx lacks one.
-    """
-    global _patched
-    if _patched:
-        return
-    import numpy as np
-    from tf2onnx import constants
-    from tf2onnx.handler import tf_op
-
-    opsets = tf_op.get_opsets().get(constants.ONNX_DOMAIN, [])
-    if not any("Erfc" in handlers for handlers in opsets):
-
-        @tf_op("Erfc")
-        class _Erfc:
-            @classmethod
-            def version_9(cls, ctx: Any, node: Any, **kwargs: Any) -> None:
-                from tf2onnx import utils
-
-                dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
-                one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype))
-                erf = ctx.make_node("Erf", [node.input[0]], op_name_scope=node.name)
-                node.type = "Sub"
-                ctx.replace_inputs(node, [one.output[0], erf.output[0]])
-
-    _patched = True
 
 
 # -- reloaders -----------------------------------------------------------------------------
