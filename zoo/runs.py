@@ -32,6 +32,9 @@ RUN_FILE = "run.toml"
 WEIGHTS_FILE = "model.weights.h5"
 STATE_FILE = "data_state.json"
 METRICS_FILE = "metrics.json"
+# Training options that older zoo versions recorded in run.toml and that no longer exist;
+# reading a run drops them so that its folder still evaluates, exports and resumes.
+RETIRED_TRAIN_OPTIONS = frozenset({"shuffle_buffer"})
 
 
 class RunError(ZooError):
@@ -150,7 +153,7 @@ def read_run(path: str | Path, *, require_complete: bool = True) -> RunRecord:
             model=run["model"],
             architecture=run["architecture"],
             hparams=dict(raw.get("hparams", {})),
-            train=dict(raw.get("train", {})),
+            train={k: v for k, v in raw.get("train", {}).items() if k not in RETIRED_TRAIN_OPTIONS},
             weights_path=run_dir / WEIGHTS_FILE,
             complete=run.get("status") == "complete",
             seed=int(run.get("seed", 0)),
