@@ -18,7 +18,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoo.catalog.host import CORE_PLUGIN, PluginHost, PluginRecord
+from zoo.catalog.host import CORE_PLUGIN, PluginHost, PluginRecord, strict_mode
 from zoo.catalog.registry import (
     ArchitectureEntry,
     ModelEntry,
@@ -106,6 +106,7 @@ class Catalog:
             by_file.setdefault(path.resolve(), []).append(record)
         seen_models: dict[str, PluginRecord] = {}
         seen_archs: dict[str, PluginRecord] = {}
+        arch_conflicts: dict[str, str] = {}
         parsed: list[tuple[Path, list[PluginRecord], RegistryFile, dict[str, PluginRecord]]] = []
         for path, records in by_file.items():
             try:
@@ -123,7 +124,10 @@ class Catalog:
                     continue
                 owner = self.host.records[arch.plugin or ""]
                 if arch.name in seen_archs and seen_archs[arch.name] is not owner:
-                    self._conflict("architecture", arch.name, seen_archs[arch.name], owner)
+                    message = self._conflict(
+                        "architecture", arch.name, seen_archs[arch.name], owner
+                    )
+                    arch_conflicts[arch.name] = message
                     continue
                 seen_archs[arch.name] = owner
                 self.architectures[arch.name] = arch
@@ -132,6 +136,9 @@ class Catalog:
         # models second, so a package may add presets of another package's architecture
         for path, records, reg, owners in parsed:
             for model in reg.models.values():
+                if model.architecture in arch_conflicts:  # ambiguous: which plugin builds it?
+                    self.conflicts.setdefault(model.name, arch_conflicts[model.architecture])
+                    continue
                 declared = reg.architectures.get(model.architecture)
                 if declared is not None and declared.plugin in disabled:
                     self.host.records[declared.plugin].models.append(model.name)
@@ -162,6 +169,11 @@ class Catalog:
                 owner.models.append(model.name)
         for name in self.conflicts:
             self.models.pop(name, None)
+        for name in arch_conflicts:
+            self.architectures.pop(name, None)
+            for record in self.host.records.values():
+                if name in record.architectures:
+                    record.architectures.remove(name)
 
     def _add_declarations(self, reg: RegistryFile, records: list[PluginRecord]) -> bool:
         """Record the tasks and cross-cutting hooks a registry file declares; False (and
@@ -218,19 +230,32 @@ class Catalog:
         """Every task name and alias the installed plugins declare."""
         return sorted(self.tasks)
 
-    def _conflict(self, kind: str, name: str, first: PluginRecord, second: PluginRecord) -> None:
+    def _conflict(self, kind: str, name: str, first: PluginRecord, second: PluginRecord) -> str:
+        """Make the one colliding name unusable; both plugins keep working otherwise.
+
+        The message (naming both packages) is what using the name raises, what `zoo list`
+        prints on stderr and the plugins' ``error`` in `zoo plugins` (their status stays
+        ``ok``); ``ZOO_STRICT_PLUGINS=1`` makes it fatal.
+        """
         message = (
             f"{kind} '{name}' is declared by two packages: {first.package or first.name} "
             f"(plugin '{first.name}') and {second.package or second.name} "
             f"(plugin '{second.name}'); uninstall one or disable it with ZOO_DISABLE_PLUGINS"
         )
-        self.conflicts[name] = message
+        if kind == "model":
+            self.conflicts[name] = message
         for record in (first, second):
-            self.host.fail(record, message)
+            if record.status == "ok":
+                record.error = message if not record.error else f"{record.error}; {message}"
+        if strict_mode():
+            raise PluginError(message, "ZOO_STRICT_PLUGINS=1 makes plugin problems fatal")
+        return message
 
     def _add_user_layer(self, path: Path) -> None:
-        if path.resolve() in self.layers:
-            return  # e.g. ./registry.toml in the zoo's own checkout is the built-in catalog
+        if path.resolve() in self.layers or _same_content(path, self.layers):
+            # ./registry.toml in the zoo's own checkout is the built-in catalog (the same
+            # file under an editable install, a copy of it under a wheel install)
+            return
         reg = load_registry(path)
         if reg.architectures:
             name = next(iter(reg.architectures))
@@ -314,6 +339,14 @@ class Catalog:
         return self.host.records[self.architectures[model.architecture].plugin or ""]
 
 
+def _same_content(path: Path, layers: list[Path]) -> bool:
+    try:
+        data = path.read_bytes()
+        return any(layer.read_bytes() == data for layer in layers if layer.is_file())
+    except OSError:
+        return False
+
+
 def _matches(name: str, pattern: str) -> bool:
     pattern = pattern.lower()  # model names are lower-case (registry schema)
     if any(ch in pattern for ch in "*?["):
@@ -377,8 +410,6 @@ def get_catalog() -> Catalog:
 
 def require_ok(catalog: Catalog) -> None:
     """Raise under strict mode if any plugin has a problem (used by `zoo plugins`)."""
-    from zoo.catalog.host import strict_mode
-
     if strict_mode():
         bad = [r for r in catalog.host.records.values() if r.status == "error"]
         if bad:
