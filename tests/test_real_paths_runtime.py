@@ -14,7 +14,6 @@ import fakeplugins as fp
 import pytest
 from conftest import clean_env, run_zoo
 
-import zoo
 from zoo.cli.main import main
 
 
@@ -105,3 +104,92 @@ def test_worker_refuses_a_wrong_command_line_before_starting_workers(
     assert needle in lines[0], lines[0]
     if needle != "did you mean":
         assert "zoo worker -n 2 cnn-small" in lines[0]
+
+
+# -- 9. a name collision makes only that name unusable -------------------------------------------
+
+
+def _shadow_plugin(site: Path) -> None:
+    """Package zoo-shadow declaring its own ``[models.cnn]`` next to a model of its own."""
+    fp.make_dist(
+        site,
+        "zoo-shadow",
+        {"shadow": "zoo_shadow"},
+        {
+            "zoo_shadow/__init__.py": fp.GOOD_HOOKS,
+            "zoo_shadow/registry.toml": fp.registry(
+                "shadowarch", {"cnn": "not the real cnn", "shadow-ok": "fine"}
+            ),
+        },
+    )
+
+
+def test_a_name_collision_leaves_every_other_model_of_both_plugins_working(site: Path) -> None:
+    _shadow_plugin(site)
+    env = {"PYTHONPATH": str(site)}
+    code, out, err = run_zoo("list", env=env)
+    assert code == 0, err
+    names = {line.split()[0] for line in out.splitlines()[1:]}
+    assert {"cnn-small", "shadow-ok"} <= names and "cnn" not in names
+    warning = [line for line in err.splitlines() if "'cnn'" in line]
+    assert len(warning) == 1 and "keras-zoo" in warning[0] and "zoo-shadow" in warning[0], err
+
+    code, out, err = run_zoo("plugins", "--json", env=env)
+    records = {r["name"]: r for r in json.loads(out)}
+    assert records["cnn"]["status"] == records["shadow"]["status"] == "ok"
+    assert "zoo-shadow" in records["cnn"]["error"]
+
+    code, _, err = run_zoo("info", "cnn", env=env)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert "keras-zoo" in lines[0] and "zoo-shadow" in lines[0]
+
+    script = textwrap.dedent(
+        """
+        import zoo
+        print(zoo.create("cnn-small", compile=False).count_params())
+        print(zoo.create("shadow-ok", compile=False).count_params())
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=clean_env(env), capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_zoo_train_cnn_small_works_beside_a_plugin_declaring_cnn(
+    site: Path, tmp_path: Path
+) -> None:
+    _shadow_plugin(site)
+    code, out, err = run_zoo(
+        "train",
+        "cnn-small",
+        "--epochs",
+        "1",
+        "--set",
+        "max_examples=64",
+        "--quiet",
+        "--output",
+        str(tmp_path / "run"),
+        env={"PYTHONPATH": str(site)},
+    )
+    assert code == 0, err[-2000:]
+    assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+# -- 10. a broken registry is reported by `zoo list` ------------------------------------------
+
+
+def test_zoo_list_says_when_a_plugin_registry_failed_to_load(site: Path) -> None:
+    fp.bad_registry_plugin(site)
+    code, out, err = run_zoo("list", "badreg*", env={"PYTHONPATH": str(site)})
+    assert code == 0
+    lines = [line for line in err.splitlines() if "badreg" in line]
+    assert len(lines) == 1, err
+    assert "zoo-badreg" in lines[0] and "zoo plugins --errors" in lines[0]
+    code, out, err = run_zoo("list", "--json", env={"PYTHONPATH": str(site)})
+    assert code == 0 and json.loads(out)  # stdout stays machine-readable
+    assert "zoo plugins --errors" in err
+    code, out, err = run_zoo("list")  # nothing broken: nothing on stderr
+    assert code == 0 and err == "", err
