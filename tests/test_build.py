@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
 import numpy as np
 import pytest
 from conftest import BUILTIN_MODELS
 
 import zoo
 import zoo.api
-
-keras = pytest.importorskip("keras")
 
 
 def body(model: Any) -> list[Any]:

@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-
-import zoo  # noqa: E402
-from zoo.errors import ExportError, ZooError  # noqa: E402
+import zoo
+from zoo import runs
+from zoo.errors import ExportError, ZooError
 
 FORMATS = ("keras", "savedmodel", "onnx", "litert")
 SUFFIX = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "litert": ".tflite"}
@@ -340,7 +339,6 @@ def test_force_never_replaces_a_folder_that_is_not_a_savedmodel(out: Path) -> No
 
 # -- run folders and pretrained weights ------------------------------------------------------
 def test_export_run_folder(out: Path) -> None:
-    runs = pytest.importorskip("zoo.runs", reason="zoo.runs (run folders) not in this checkout")
     from zoo.building import build_model
 
     _, config = tiny("mlp")
@@ -367,7 +365,6 @@ def test_export_run_folder(out: Path) -> None:
 
 
 def test_export_run_object(out: Path) -> None:
-    runs = pytest.importorskip("zoo.runs", reason="zoo.runs (run folders) not in this checkout")
     model, config = tiny("mlp")
     run = runs.Run(path=out / "mlp-run", model_name="mlp", metrics={}, config=config, model=model)
     result = zoo.export(run, out / "run.onnx" if has_onnx() else out / "run.keras")
@@ -384,7 +381,6 @@ def test_pretrained_weights_export(out: Path) -> None:
     """``name:tag`` goes through zoo.weights.loading: a registry layer adds weights to ``mlp``."""
     import hashlib
 
-    pytest.importorskip("zoo.weights.loading", reason="zoo.weights.loading not in this checkout")
     source = zoo.create("mlp", compile=False)
     source.set_weights([w + 0.01 * i for i, w in enumerate(source.get_weights())])
     weights = out / "mlp-t.weights.h5"
