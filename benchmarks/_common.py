@@ -29,15 +29,26 @@ def default_arrays(model: str, seed: int = 0) -> dict[str, Any]:
     """The model's default dataset and the runner's split for ``seed``, as numpy arrays."""
     from zoo.catalog import get_catalog
     from zoo.catalog.config import make_config
-    from zoo.tasks.base import split_arrays, task_for
-    from zoo.training.runner import apply_implied, load_dataset
+    from zoo.tasks.registry import task_of
+    from zoo.training.inputs import apply_implied, load_dataset
 
     ref = get_catalog().resolve(model)
     cfg = make_config(ref)
     dataset = load_dataset(ref, cfg, None, None)
     cfg = apply_implied(ref, cfg, dataset, set(), "data")
-    split = split_arrays(task_for(ref.architecture.task), dataset, cfg, seed)
-    return {"config": cfg, "ref": ref, **split}
+    task = task_of(ref)
+    split = task.split(dataset, cfg, seed)
+    return {
+        "config": cfg,
+        "ref": ref,
+        "task": task,
+        "split": split,
+        "indices": split.indices,
+        "extra": split.extra,
+        "train": split.train,
+        "validation": split.validation,
+        "test": split.test,
+    }
 
 
 def run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:

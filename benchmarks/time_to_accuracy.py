@@ -38,9 +38,7 @@ TARGETS = {  # model -> (metric, target); recommender: 2x the popularity baselin
 def make_watcher(model_name: str, data: dict[str, Any], target: float) -> Any:
     import keras
 
-    from zoo.tasks.base import evaluate_split, task_for
-
-    task = task_for(data["ref"].architecture.task)
+    task = data["task"]
     metric = TARGETS[model_name][0]
 
     class Watcher(keras.callbacks.Callback):
@@ -59,7 +57,7 @@ def make_watcher(model_name: str, data: dict[str, Any], target: float) -> Any:
             self.epoch_seconds.append(round(time.perf_counter() - self.started, 3))
             self.train_seconds += self.epoch_seconds[-1]
             self.epochs = epoch + 1
-            score = evaluate_split(task, self.model, data, data["config"], 256)[metric]
+            score = task.evaluate(self.model, data["split"], data["config"], 256)[metric]
             self.best = max(self.best, score)
             if score >= target and self.reached_after is None:
                 self.reached_after = self.train_seconds
@@ -81,12 +79,11 @@ def child(
 
     import zoo
     from zoo.building import build_model
-    from zoo.tasks.base import baselines, task_for
 
     data = default_arrays(model_name, seed)
     metric, target = TARGETS[model_name]
     if target is None:
-        base = baselines(task_for(data["ref"].architecture.task), data, data["config"])
+        base = data["task"].baselines(data["split"], data["config"])
         target = 2 * base["popularity_recall_at_10"]
     watcher = make_watcher(model_name, data, target)
     if kind == "zoo":
@@ -101,9 +98,9 @@ def child(
     else:
         keras.utils.set_random_seed(seed)
         model = build_model(data["ref"], data["config"], compile=False)
-        task = task_for(data["ref"].architecture.task)
+        task, cfg = data["task"], data["config"]
         model.compile(
-            optimizer=keras.optimizers.Adam(1e-3), loss=task.loss(), metrics=task.metrics()
+            optimizer=keras.optimizers.Adam(1e-3), loss=task.loss(cfg), metrics=task.metrics(cfg)
         )
         x, y = data["train"]
         model.fit(x, y, epochs=max_epochs, batch_size=32, callbacks=[watcher], verbose=0)
