@@ -34,6 +34,9 @@ plugin code or TensorFlow. Schema (see README "registry.toml format")::
     name = "digits"; source = "package:zoo.plugins.weights/cnn-digits.weights.h5"
     sha256 = "<64 hex>"; size = 123; dataset = "digits"; license = "..."
     metrics = { accuracy = 0.98 }
+    hparams = { num_classes = 5 }   # hyper-parameters the weights were trained with
+    lineage = { run = "...", seed = 0 }  # written by `zoo weights add`: the run, its
+                                    # training options, the weights it started from
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ _WEIGHT_KEYS = {
     "metrics": dict,
     "description": str,
     "hparams": dict,
+    "lineage": dict,  # where published weights came from (zoo weights add)
 }
 # names a plugin reads as ``config.<name>`` that are Config's own attributes or methods
 _CONFIG_ATTRS = frozenset(
@@ -113,6 +117,7 @@ class WeightsEntry:
     metrics: dict[str, float] = field(default_factory=dict)
     description: str = ""
     hparams: dict[str, Any] = field(default_factory=dict)
+    lineage: dict[str, Any] = field(default_factory=dict)  # run, seed, starting weights
     origin: str = ""  # the registry file that declared it (for relative paths)
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,7 +236,102 @@ def parse_weights(raw: Any, where: str, origin: str) -> WeightsEntry:
     for key, value in metrics.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RegistryError(f"{where}: metrics.{key} is {value!r}", "expected a number")
+    parse_source(raw["source"], origin, where)  # a bad source breaks only this registry
     return WeightsEntry(**{**raw, "metrics": dict(metrics)}, origin=origin)
+
+
+# ------------------------------------------------------------------------ weights sources
+SOURCE_FORMS = (
+    "package:<dotted.package>/<file>, https://..., http://..., file:///absolute/path, "
+    "or a path (absolute, or relative to the registry file)"
+)
+_PACKAGE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")  # 2+ letters: a drive (C:) is a path
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where a weights entry's file comes from: ``kind`` is "package" (``location`` is
+    ``<dotted.package>/<file>``), "local" (an absolute path) or "url"."""
+
+    kind: str
+    location: str
+    filename: str
+
+
+def parse_source(text: str, origin: str = "", where: str = "") -> SourceSpec:
+    """Validate and classify a weights ``source``; relative paths are resolved against
+    the registry file ``origin``, ``file://`` URLs are absolute paths. Raises RegistryError
+    naming ``where`` for a malformed source, an unknown scheme or a package path that
+    leaves its package."""
+    raw = text.strip()
+    where = where or (origin or "weights source")
+    if not raw:
+        raise RegistryError(f"{where}: source is empty", f"expected {SOURCE_FORMS}")
+    if "\x00" in raw:
+        raise RegistryError(f"{where}: source {raw!r} holds a NUL character", "remove it")
+    match = _SCHEME_RE.match(raw)
+    scheme = match.group(1).lower() if match else ""
+    if scheme == "package":
+        package, sep, filename = raw[len("package:") :].partition("/")
+        if not sep or not _PACKAGE_RE.match(package) or not _plain_name(filename):
+            raise RegistryError(
+                f"{where}: weights source '{raw}' is not valid (a file directly inside a "
+                "package: no folders, no '..')",
+                "expected package:<dotted.package>/<file>",
+            )
+        return SourceSpec("package", f"{package}/{filename}", filename)
+    if scheme in ("https", "http"):
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(raw)
+        if not parts.hostname:
+            raise RegistryError(f"{where}: URL '{raw}' has no host", "expected https://host/path")
+        name = _safe_name(unquote(parts.path.rsplit("/", 1)[-1]))
+        if not name.endswith(".weights.h5"):
+            name += ".weights.h5"  # Keras reads weights only from files with this suffix
+        return SourceSpec("url", raw, name)
+    if scheme == "file":
+        path = _file_url_path(raw, where)
+    elif scheme:
+        raise RegistryError(
+            f"{where}: weights source '{raw}' uses the unsupported scheme '{scheme}:'",
+            f"expected {SOURCE_FORMS}",
+        )
+    else:
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            base = Path(origin).parent if origin else Path.cwd()
+            path = base / path
+    if not _plain_name(path.name):
+        raise RegistryError(f"{where}: weights source '{raw}' names no file", "name a file")
+    return SourceSpec("local", str(path), path.name)
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\")
+
+
+def _safe_name(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip(".")
+    return keep or "weights"
+
+
+def _file_url_path(raw: str, where: str) -> Path:
+    """``file:///abs/path`` or ``file://localhost/abs/path`` -> the absolute path."""
+    from urllib.parse import unquote, urlsplit
+    from urllib.request import url2pathname
+
+    parts = urlsplit(raw)
+    if not raw.lower().startswith("file://") or parts.netloc.lower() not in ("", "localhost"):
+        raise RegistryError(
+            f"{where}: weights source '{raw}' is not a local file:// URL",
+            "write file:///absolute/path, or a plain path relative to the registry file",
+        )
+    path = Path(url2pathname(unquote(parts.path)))
+    if not path.is_absolute():
+        raise RegistryError(f"{where}: '{raw}' is not an absolute path", "file:///absolute/path")
+    return path
 
 
 def parse_registry(data: Mapping[str, Any], path: Path) -> RegistryFile:

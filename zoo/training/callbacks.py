@@ -1,8 +1,10 @@
 """Callbacks of the shared runner: progress, per-epoch checkpoints, resumable early stopping.
 
-Checkpoints hold the layer weights, the optimizer's variables, the early-stopping state
-and the history so far; restoring all four lets ``--resume`` continue exactly where a
-killed run stopped. Checkpoint weights are plain ``.npz`` arrays in ``get_weights()``
+Checkpoints hold the layer weights, the optimizer's variables, the model's other variables
+(the dropout layers' seed-generator states: in ``model.variables`` but not in
+``model.weights``, so no Keras weight file saves them), the early-stopping state and the
+history so far; restoring all five lets ``--resume`` continue bit for bit where a killed
+run stopped. Checkpoint weights are plain ``.npz`` arrays in ``get_weights()``
 order: writing them takes ~2 ms where Keras' ``.weights.h5`` takes 30-70 ms an epoch. The
 finished run's ``model.weights.h5`` is the Keras-format file users load.
 """
@@ -25,6 +27,7 @@ CHECKPOINTS = "checkpoints"
 LAST_WEIGHTS = "last.weights.npz"
 BEST_WEIGHTS = "best.weights.npz"
 LAST_OPTIMIZER = "last.optimizer.npz"
+LAST_STATE = "last.state.npz"  # model variables that are not weights (seed generators)
 
 
 class Progress(keras.callbacks.Callback):
@@ -184,6 +187,7 @@ class Checkpoint(keras.callbacks.Callback):
             self.best = val_loss
             copy_atomic(self.folder / LAST_WEIGHTS, self.folder / BEST_WEIGHTS)
         save_arrays(self.model.optimizer.variables, self.folder / LAST_OPTIMIZER)
+        save_arrays(state_variables(self.model), self.folder / LAST_STATE)
         write_history_csv(self.history, self.folder.parent / "history.csv")
         state = {
             "epochs_done": epoch + 1,
@@ -237,6 +241,34 @@ def load_checkpoint_weights(model: Any, path: Path) -> None:
     model.set_weights(values)
 
 
+def state_variables(model: Any) -> list[Any]:
+    """``model.variables`` that are not ``model.weights``, in order: the seed-generator
+    states of dropout (and other random) layers, which advance every training step."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def restore_state_variables(model: Any, path: Path) -> None:
+    """Assign the values :func:`state_variables` saved (a checkpoint without the file,
+    written by an older zoo, resumes without them: dropout masks then differ)."""
+    variables = state_variables(model)
+    if not path.is_file():
+        if variables:
+            warnings.warn(
+                f"{path.parent} has no {path.name}: dropout will not repeat the masks of an "
+                "uninterrupted run",
+                stacklevel=2,
+            )
+        return
+    values = load_arrays(path)
+    if len(values) != len(variables) or any(
+        tuple(np.shape(v)) != tuple(w.shape) for v, w in zip(values, variables, strict=True)
+    ):
+        raise _mismatch(path.parent)
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+
+
 def restore_checkpoint(model: Any, run_dir: Path) -> dict[str, Any] | None:
     """Load the last checkpoint into a compiled ``model``; return its state (or None)."""
     folder = Path(run_dir) / CHECKPOINTS
@@ -255,6 +287,7 @@ def restore_checkpoint(model: Any, run_dir: Path) -> dict[str, Any] | None:
         raise _mismatch(folder)
     for variable, value in zip(optimizer.variables, values, strict=True):
         variable.assign(value)
+    restore_state_variables(model, folder / LAST_STATE)
     return state
 
 

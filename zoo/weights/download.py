@@ -81,7 +81,13 @@ def _copy(url: str, out: BinaryIO, size: int, label: str, progress: bool | None)
                         "the file on the server changed or the registry entry is wrong",
                     )
                 digest.update(chunk)
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:  # a full disk is not a network error
+                    raise WeightsError(
+                        f"weights {label}: cannot write {out.name}: {exc.strerror or exc}",
+                        "free disk space, or set ZOO_HOME to a folder with free space",
+                    ) from None
                 if bar is not None:
                     bar.update(len(chunk))
             declared = response.headers.get("Content-Length", "")

@@ -234,43 +234,236 @@ def _run_weights(run: Any) -> _Weights:
 
 
 # ------------------------------------------------------------------------ file format check
-def check_weights_file(path: Path, label: str = "") -> None:
-    """Refuse anything but a Keras 3 weights-only ``.weights.h5`` file, without loading it.
+# A weights file is read only after its HDF5 metadata (groups, links, dataset shapes and
+# dtypes) has been compared with the model: a tiny file can declare a huge compressed
+# dataset, and Keras reads every array it loads in full before it checks the shape.
+_MAX_H5_OBJECTS = 100_000  # links in one file (a Keras file of a large model has ~1,000)
+_MAX_H5_DEPTH = 32  # nested groups (Keras nests one level per sub-model)
+_FIX_FORMAT = "save weights only: model.save_weights('name.weights.h5')"
+_FIX_DAMAGED = (
+    "replace it with a good copy (download it again, or re-save it with "
+    "model.save_weights('name.weights.h5'))"
+)
 
-    Reads only magic bytes and HDF5 attributes/group names: a full model (``.keras``
-    archive, or an ``.h5`` with a model config) is never deserialised.
+
+@dataclass(frozen=True)
+class H5Dataset:
+    """One array of a weights file, as its HDF5 metadata declares it (nothing read)."""
+
+    name: str  # "/layers/dense/vars/0"
+    shape: tuple[int, ...]
+    dtype: Any  # numpy dtype
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= int(d)
+        return n
+
+
+def _damaged(label: str, path: Path, reason: str) -> WeightsError:
+    return WeightsError(
+        f"{_prefix(label, path)}{path} is damaged or not a weights file: {reason}", _FIX_DAMAGED
+    )
+
+
+def _prefix(label: str, path: Path) -> str:
+    return "" if label == str(path) else f"{label}: "
+
+
+def _h5_reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def check_weights_file(path: Path, label: str = "") -> list[H5Dataset]:
+    """Refuse anything but a readable Keras 3 weights-only ``.weights.h5`` file, and
+    return the datasets it declares — reading metadata only, never an array.
+
+    A full model (``.keras`` archive, or an ``.h5`` with a model config) is never
+    deserialised; links to other files, external or virtual datasets are refused; a
+    truncated or damaged file is one WeightsError naming it.
     """
+    path = Path(path)
     label = label or str(path)
-    fix = "save weights only: model.save_weights('name.weights.h5')"
-    with open(path, "rb") as fh:
-        head = fh.read(8)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise WeightsError(
+            f"{label}: cannot read {path}: {exc.strerror or exc}",
+            "check the path (a .weights.h5 file) and its permissions",
+        ) from None
     if head.startswith(b"PK") or path.suffix == ".keras":
         raise WeightsError(
             f"{label}: {path.name} is a .keras model archive; zoo loads weights only, never a "
             "full model file (it could carry code)",
-            fix,
+            _FIX_FORMAT,
         )
     import h5py
 
-    if not h5py.is_hdf5(str(path)):
-        raise WeightsError(f"{label}: {path} is not an HDF5 .weights.h5 file", fix)
-    with h5py.File(path, "r") as f:
-        if "model_config" in f.attrs or "model_weights" in f:
-            raise WeightsError(
-                f"{label}: {path.name} is a full Keras model (.h5 with a model config); zoo "
-                "loads weights only, never a full model file (it could carry code)",
-                fix,
-            )
-        if "layers" not in f and "vars" not in f:
-            raise WeightsError(
-                f"{label}: {path.name} is not a Keras 3 weights file (no 'layers' group)",
-                "re-save it with Keras 3: model.save_weights('name.weights.h5')",
-            )
+    try:
+        is_hdf5 = h5py.is_hdf5(str(path))
+    except (OSError, ValueError, RuntimeError):
+        is_hdf5 = False
+    if not is_hdf5:
+        raise WeightsError(f"{label}: {path} is not an HDF5 .weights.h5 file", _FIX_FORMAT)
+    try:
+        with h5py.File(path, "r") as f:
+            if "model_config" in f.attrs or "model_weights" in f:
+                raise WeightsError(
+                    f"{label}: {path.name} is a full Keras model (.h5 with a model config); zoo "
+                    "loads weights only, never a full model file (it could carry code)",
+                    _FIX_FORMAT,
+                )
+            if "layers" not in f and "vars" not in f:
+                raise WeightsError(
+                    f"{label}: {path.name} is not a Keras 3 weights file (no 'layers' group)",
+                    "re-save it with Keras 3: model.save_weights('name.weights.h5')",
+                )
+            datasets = _datasets(f, label, path)
+    except WeightsError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+        raise _damaged(label, path, _h5_reason(exc)) from None
     if not path.name.endswith(WEIGHTS_SUFFIX):
         raise WeightsError(
             f"{label}: {path.name} is a weights file without the {WEIGHTS_SUFFIX} suffix",
             f"rename it to end with {WEIGHTS_SUFFIX} (Keras requires it)",
         )
+    return datasets
+
+
+def _datasets(root: Any, label: str, path: Path) -> list[H5Dataset]:
+    """Every dataset under ``root`` from the metadata; refuses links out of the file."""
+    import h5py
+
+    out: list[H5Dataset] = []
+    seen = 0
+    stack: list[tuple[str, Any, int]] = [("", root, 0)]
+    while stack:
+        prefix, group, depth = stack.pop()
+        for key in group:
+            seen += 1
+            name = f"{prefix}/{key}"
+            if seen > _MAX_H5_OBJECTS:
+                raise _damaged(label, path, f"more than {_MAX_H5_OBJECTS} objects")
+            link = group.get(key, getlink=True)
+            if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
+                kind = "another file" if isinstance(link, h5py.ExternalLink) else "a soft link"
+                raise _damaged(label, path, f"{name} links to {kind} (Keras writes none)")
+            item = group[key]
+            if isinstance(item, h5py.Group):
+                if depth >= _MAX_H5_DEPTH:
+                    raise _damaged(label, path, f"groups nested deeper than {_MAX_H5_DEPTH}")
+                stack.append((name, item, depth + 1))
+            elif isinstance(item, h5py.Dataset):
+                if item.is_virtual or item.external:
+                    raise _damaged(label, path, f"{name} reads its data from other files")
+                if item.shape is None:
+                    raise _damaged(label, path, f"{name} has no shape")
+                out.append(H5Dataset(name, tuple(int(d) for d in item.shape), item.dtype))
+    return out
+
+
+def check_weights_fit(
+    model: keras.Model,
+    path: Path,
+    label: str = "",
+    datasets: list[H5Dataset] | None = None,
+) -> None:
+    """Compare every dataset of a weights file with ``model`` before any array is read.
+
+    Each dataset Keras may read into ``model`` must be numeric, have the shape of one of
+    the model's variables, and all of them together no more values than the model has; the
+    optimizer's datasets count only when the model has an optimizer (else Keras ignores
+    them). Raises one WeightsError naming the file and the first mismatch.
+    """
+    path = Path(path)
+    label = label or str(path)
+    if datasets is None:
+        datasets = check_weights_file(path, label)
+    variables = {id(v): v for v in [*model.weights, *model.variables]}
+    shapes = {_shape(v) for v in variables.values()}
+    need = sum(_count(_shape(v)) for v in variables.values())
+    optimizer = getattr(model, "optimizer", None)
+    opt_shapes = set(shapes) | {()}
+    opt_need = 64 + 4 * sum(_count(_shape(v)) for v in model.trainable_weights)
+    if optimizer is not None:
+        opt_vars = list(getattr(optimizer, "variables", []) or [])
+        opt_shapes |= {_shape(v) for v in opt_vars}
+        opt_need = max(opt_need, 64 + sum(_count(_shape(v)) for v in opt_vars))
+    largest = max(shapes, key=_count, default=())
+    where = f"{_prefix(label, path)}the weights in {path} do not fit model '{model.name}'"
+    hint = "it was saved from another model or other hyper-parameters; nothing was read"
+    totals = {"model": 0, "optimizer": 0}
+    for item in datasets:
+        part = "optimizer" if item.name.startswith("/optimizer/") else "model"
+        if part == "optimizer" and optimizer is None:
+            continue  # a model without an optimizer never reads these
+        kind, size = item.dtype.kind, item.dtype.itemsize
+        if kind not in "fiub" or size > 8:
+            raise WeightsError(f"{where}: {item.name} holds {item.dtype}, not numbers", hint)
+        allowed = opt_shapes if part == "optimizer" else shapes
+        if item.shape not in allowed:
+            raise WeightsError(
+                f"{where}: {item.name} has shape {item.shape}, which no variable of the "
+                f"model has (its largest is {largest})",
+                hint,
+            )
+        totals[part] += item.size
+    if totals["model"] > need:
+        raise WeightsError(
+            f"{where}: the file declares {totals['model']} values, the model has {need}", hint
+        )
+    if totals["optimizer"] > opt_need:
+        raise WeightsError(
+            f"{where}: the file declares {totals['optimizer']} optimizer values, the "
+            f"optimizer needs at most {opt_need}",
+            hint,
+        )
+
+
+def _shape(variable: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in variable.shape)
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def load_weights_file(
+    model: keras.Model, path: str | os.PathLike[str], label: str = "", *, mismatch: str = ""
+) -> None:
+    """``model.load_weights(path)``, the one way zoo reads a ``.weights.h5`` file: the
+    format and every dataset's shape are checked from the metadata first, and any failure
+    (damaged file, mismatch) is one WeightsError naming the file. Keras's warnings are kept
+    when the load succeeds. ``mismatch`` describes the model for a shape mismatch."""
+    import warnings
+
+    path = Path(path)
+    label = label or str(path)
+    check_weights_fit(model, path, label, check_weights_file(path, label))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.load_weights(str(path))
+    except (ValueError, KeyError) as exc:
+        raise WeightsError(
+            f"{_prefix(label, path)}the weights in {path} do not fit model '{model.name}'"
+            + (f" ({mismatch})" if mismatch else "")
+            + f": {_first_lines(exc)}",
+            "they were saved from a model with other hyper-parameters; pass those "
+            "(e.g. zoo.load(name, weights, num_classes=N))",
+        ) from None
+    except (OSError, RuntimeError) as exc:  # h5py: truncated or corrupt data blocks
+        raise _damaged(label, path, _h5_reason(exc)) from None
+    for item in caught:
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
 
 
 # -------------------------------------------------------------------------------- loading
@@ -279,23 +472,8 @@ def _same_shape_config(a: Config, b: Config) -> bool:
 
 
 def _load_exact(model: keras.Model, spec: _Weights, config: Config) -> None:
-    """``model.load_weights``; a mismatch becomes one WeightsError instead of Keras's
-    multi-line error and the warnings it emits on the way (kept when the load succeeds)."""
-    import warnings
-
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model.load_weights(str(spec.path))
-        for item in caught:
-            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
-    except (ValueError, KeyError, OSError) as exc:
-        raise WeightsError(
-            f"weights {spec.label} do not fit model '{config.model}' "
-            f"({_fmt_overrides(config.values)}): {_first_lines(exc)}",
-            "they were saved from a model with other hyper-parameters; pass those "
-            "(e.g. zoo.load(name, weights, num_classes=N))",
-        ) from None
+    """Load ``spec`` into ``model`` (see :func:`load_weights_file`)."""
+    load_weights_file(model, spec.path, spec.label, mismatch=_fmt_overrides(config.values))
 
 
 def _first_lines(exc: BaseException) -> str:

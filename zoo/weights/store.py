@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.catalog.registry import SHA_RE, WeightsEntry
-from zoo.errors import WeightsError
+from zoo.catalog.registry import parse_source as parse_source_text
+from zoo.errors import RegistryError, WeightsError
 
 log = logging.getLogger(__name__)
 
@@ -70,40 +71,13 @@ class Source:
 
 
 def parse_source(entry: WeightsEntry) -> Source:
-    """Classify ``entry.source``; relative paths are resolved against ``entry.origin``."""
-    raw = entry.source.strip()
-    if raw.startswith("package:"):
-        spec = raw[len("package:") :]
-        package, sep, filename = spec.partition("/")
-        if not sep or not package or not filename or "/" in filename or ".." in filename:
-            raise WeightsError(
-                f"weights source '{raw}' is not valid",
-                "expected package:<dotted.package>/<file>",
-            )
-        return Source("package", spec, filename)
-    lower = raw.lower()
-    if lower.startswith(("https://", "http://")):
-        from urllib.parse import unquote, urlsplit
-
-        name = _safe_name(unquote(urlsplit(raw).path.rsplit("/", 1)[-1]))
-        if not name.endswith(".weights.h5"):
-            name += ".weights.h5"  # Keras reads weights only from files with this suffix
-        return Source("url", raw, name)
-    if "://" in raw:
-        raise WeightsError(
-            f"weights source '{raw}' uses an unsupported scheme",
-            "use https://, http://, package:<pkg>/<file> or a local path",
-        )
-    path = Path(raw).expanduser()
-    if not path.is_absolute():
-        base = Path(entry.origin).parent if entry.origin else Path.cwd()
-        path = base / path
-    return Source("local", str(path), path.name)
-
-
-def _safe_name(name: str) -> str:
-    keep = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip(".")
-    return keep or "weights"
+    """Classify ``entry.source`` (validated like the registry does when it loads):
+    relative paths are resolved against ``entry.origin``, ``file://`` URLs are paths."""
+    try:
+        spec = parse_source_text(entry.source, entry.origin, f"weights '{entry.name}'")
+    except RegistryError as exc:
+        raise WeightsError(exc.message, exc.hint) from None
+    return Source(spec.kind, spec.location, spec.filename)
 
 
 def cache_path(entry: WeightsEntry, source: Source | None = None) -> Path:
@@ -113,11 +87,19 @@ def cache_path(entry: WeightsEntry, source: Source | None = None) -> Path:
 
 
 def package_file(source: Source) -> Path | None:
-    """The file of a ``package:`` source on disk, or None if the package or file is absent."""
+    """The file of a ``package:`` source on disk, or None if the package or file is absent.
+
+    The package's folder is found from its top-level package's location without importing
+    anything (listing weights runs no plugin code); only a package the file system walk
+    cannot find (inside a zip archive, or mapped by an editable install) is imported."""
     package, _, filename = source.location.partition("/")
+    folder = _package_dir(package)
+    if folder is not None:
+        path = folder / filename
+        return path if path.is_file() else None
     try:
         resource = importlib.resources.files(package) / filename
-    except (ModuleNotFoundError, TypeError):
+    except (ImportError, TypeError, ValueError):
         return None
     if not resource.is_file():
         return None
@@ -126,11 +108,41 @@ def package_file(source: Source) -> Path | None:
     # A package inside a zip archive: copy the file out into the cache (verified later).
     target = weights_dir() / "package" / package / filename
     if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{filename}.{os.getpid()}.tmp")
-        tmp.write_bytes(resource.read_bytes())
-        os.replace(tmp, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{filename}.{os.getpid()}.tmp")
+            tmp.write_bytes(resource.read_bytes())
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise cache_error(exc, target) from None
     return target
+
+
+def _package_dir(package: str) -> Path | None:
+    """The folder of a regular package, found on the file system (nothing imported)."""
+    import importlib.util
+
+    top, *rest = package.split(".")
+    try:
+        spec = importlib.util.find_spec(top)  # a top-level name: found, not imported
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None  # absent, or a module (not a package: no files of its own)
+    for base in spec.submodule_search_locations:
+        folder = Path(base, *rest)
+        if folder.is_dir() and (not rest or (folder / "__init__.py").is_file()):
+            return folder
+    return None
+
+
+def cache_error(exc: OSError, path: Path) -> WeightsError:
+    """A cache folder that cannot be written (``ZOO_HOME`` under a file, a full disk)."""
+    where = exc.filename or path
+    return WeightsError(
+        f"cannot write to the zoo cache folder {cache_root()}: {where}: {exc.strerror or exc}",
+        "set ZOO_HOME to a writable folder with free space",
+    )
 
 
 def local_copy(entry: WeightsEntry) -> Path | None:
@@ -208,7 +220,10 @@ def _fetch_url(entry: WeightsEntry, source: Source, label: str, progress: bool |
         )
     from filelock import FileLock, Timeout
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cache_error(exc, target.parent) from None
     lock = FileLock(str(target.parent / ".lock"))
     try:
         with lock.acquire(timeout=LOCK_TIMEOUT):
@@ -229,6 +244,8 @@ def _fetch_url(entry: WeightsEntry, source: Source, label: str, progress: bool |
             f"weights {label}: waited {LOCK_TIMEOUT:.0f}s for another process downloading it",
             f"if no zoo process is running, delete {lock.lock_file}",
         ) from None
+    except OSError as exc:  # the lock file or the temporary file cannot be written
+        raise cache_error(exc, target) from None
     return target
 
 
