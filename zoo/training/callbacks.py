@@ -219,8 +219,24 @@ def save_arrays(values: list[Any], path: Path) -> None:
 
 
 def load_arrays(path: Path) -> list[np.ndarray]:
-    with np.load(path) as saved:
-        return [saved[f"v{i}"] for i in range(len(saved.files))]
+    import zipfile
+    import zlib
+
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return [saved[f"v{i}"] for i in range(len(saved.files))]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        raise damaged_checkpoint(path, " ".join(str(exc).split())[:160]) from None
+
+
+def damaged_checkpoint(path: Path, reason: str) -> RunError:
+    """A checkpoint file that cannot be read: one line naming it and the way out."""
+    resume = f"`zoo train --resume {path.parent.parent}`"
+    if path.name == BEST_WEIGHTS:
+        hint = f"delete it (the final weights are then the last epoch's), then {resume}"
+    else:
+        hint = f"delete the folder {path.parent}, then {resume} trains the run from epoch 1"
+    return RunError(f"checkpoint file {path} is damaged ({reason or 'unreadable'})", hint)
 
 
 def _mismatch(folder: Path) -> Exception:
@@ -275,10 +291,19 @@ def restore_checkpoint(model: Any, run_dir: Path) -> dict[str, Any] | None:
     state_file = folder / "state.json"
     if not state_file.is_file():
         return None
-    state = json.loads(state_file.read_text(encoding="utf-8"))
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise damaged_checkpoint(state_file, " ".join(str(exc).split())[:160]) from None
+    if not (
+        isinstance(state, dict)
+        and isinstance(state.get("epochs_done"), int)
+        and isinstance(state.get("history"), dict)
+    ):
+        raise damaged_checkpoint(state_file, "no epochs_done and history")
     for name in (LAST_WEIGHTS, LAST_OPTIMIZER):
         if not (folder / name).is_file():  # e.g. a run killed under an older zoo (.h5)
-            raise RunError(f"checkpoint in {folder} has no {name}", "start a new run")
+            raise damaged_checkpoint(folder / name, "missing")
     load_checkpoint_weights(model, folder / LAST_WEIGHTS)
     optimizer = model.optimizer
     optimizer.build(model.trainable_variables)

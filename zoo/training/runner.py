@@ -24,13 +24,17 @@ from zoo.data.dataset import Dataset, Splits
 from zoo.errors import ConfigError
 from zoo.runs import (
     METRICS_FILE,
+    OWNER_KEYS,
     STATE_FILE,
     Run,
     RunError,
     RunRecord,
     atomic_write_bytes,
     atomic_write_json,
+    check_resumable,
+    claim_run,
     read_run,
+    release_run,
     save_weights_atomic,
     write_run_toml,
 )
@@ -124,9 +128,12 @@ def train(
         strict=strict,
     )
     prepare(session)
-    open_run_folder(session, output, resume)
-    fitted = fit(session, verbose=verbose, extra_callbacks=list(callbacks or []))
-    return finish(session, fitted)
+    try:
+        open_run_folder(session, output, resume)
+        fitted = fit(session, verbose=verbose, extra_callbacks=list(callbacks or []))
+        return finish(session, fitted)
+    finally:
+        release_run(session.run_dir)  # a run this process stopped training reads "crashed"
 
 
 # ------------------------------------------------------------------------ 1. configure
@@ -150,8 +157,11 @@ def configure(
         )
     if resume is not None:
         record = read_run(resume, require_complete=False)
-        if record.complete:
-            raise RunError(f"run {resume} already finished", "start a new run instead")
+        warning = check_resumable(record)  # refuses a finished or still running run
+        if warning:
+            import sys
+
+            print(f"warning: {warning}", file=sys.stderr)
         if name and name.partition(":")[0] != record.model:
             raise RunError(
                 f"run {resume} trains '{record.model}', not '{name}'",
@@ -263,6 +273,7 @@ def _open_run_folder(session: Session, output: str | Path | None, resume: Any) -
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "split": {k: int(len(v)) for k, v in s.split.indices.items()},
         "distribution": s.dist.describe(s.config.train["batch_size"]),
+        **claim_run(s.run_dir),  # pid, host, pid_started: a dead owner reads "crashed"
     }
     if s.lineage:
         s.run_info["finetune"] = {"weights": s.lineage, "head": s.head, **_schedule(s)}
@@ -276,6 +287,14 @@ def _open_run_folder(session: Session, output: str | Path | None, resume: Any) -
         # with a fresh optimizer, exactly as an uninterrupted run does.
         _apply_phase(s, max(_epochs_done(s.run_dir) - 1, 0))
         s.resumed = _restore(s.model, s.run_dir)
+        # This process owns the run now (status "running" again until it finishes); a run
+        # killed before its first checkpoint may lack its split and data state.
+        s.run_info["created"] = s.record.raw["run"].get("created", s.run_info["created"])
+        write_run_toml(s.run_dir, _run_toml(s))
+        if not (s.run_dir / "split.npz").is_file():
+            _save_split(s.run_dir, s.split.indices)
+        if not (s.run_dir / STATE_FILE).is_file():
+            atomic_write_json(s.run_dir / STATE_FILE, s.dataset.state)
 
 
 # ------------------------------------------------------------------------------- 4. fit
@@ -379,6 +398,8 @@ def finish(session: Session, fitted: Fitted) -> Run:
     save_weights_atomic(_without_optimizer(ref, cfg, model), run_dir / "model.weights.h5")
     s.run_info["status"] = "complete"
     s.run_info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    for key in OWNER_KEYS:  # a finished run has no owner
+        s.run_info.pop(key, None)
     if s.record is not None:
         s.run_info["created"] = s.record.raw["run"].get("created", s.run_info["created"])
     write_run_toml(run_dir, _run_toml(s))
