@@ -117,28 +117,19 @@ def create(name: str, *, compile: bool = True, **overrides: Any) -> keras.Model:
 
 
 def _run_card(path: str) -> dict[str, Any]:
-    import json
-    from pathlib import Path
-
-    from zoo.runs import METRICS_FILE, read_run
+    from zoo.runs import read_metrics, read_run
 
     record = read_run(path, require_complete=False)
     card = info(record.model)
     run = record.raw.get("run", {})
-    metrics_file = Path(path) / METRICS_FILE
-    metrics = {}
-    if metrics_file.is_file():
-        try:
-            metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-        except ValueError:
-            metrics = {}
+    metrics = read_metrics(path)  # a damaged metrics.json is one error naming it
     for key, spec in card["hparams"].items():
         spec["value"] = record.hparams.get(key, spec["value"])
     for key, spec in card["train"].items():
         spec["value"] = record.train.get(key, spec["value"])
     card["run"] = {
         "path": str(path),
-        "status": run.get("status"),
+        "status": record.status_label,  # "crashed" when its training process is gone
         "seed": record.seed,
         "data": record.data,
         "dataset": run.get("dataset"),
