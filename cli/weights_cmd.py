@@ -54,6 +54,9 @@ def list_cmd(name: str | None, as_json: bool) -> None:
     """List weight sets, of every model or of NAME (a model, NAME:TAG or a pattern)."""
     records = [_record(model, entry) for model, entry in _entries(name)]
     if as_json:
+    from zoo.cli.catalog_cmds import _warn_missing_models
+
+    _warn_missing_models()  # a plugin whose registry is bad: its weights are not listed
         echo_json(records)
         return
     if not records:
