@@ -55,7 +55,11 @@ def assert_passed(report: zoo.testing.Report, expected: list[str]) -> None:
 
 
 # -- the built-in plugins ------------------------------------------------------------------------
-@pytest.mark.parametrize(("plugin", "model"), BUILTINS, ids=[p for p, _ in BUILTINS])
+# The mlp is the fast suite's; the other four build, train and save bigger models.
+@pytest.mark.parametrize(
+    ("plugin", "model"),
+    [pytest.param(p, m, id=p, marks=[] if p == "mlp" else pytest.mark.slow) for p, m in BUILTINS],
+)
 def test_builtin_plugin_passes_the_kit(plugin: str, model: str) -> None:
     report = check_plugin(plugin, model=model, checks=FAST)
     assert_passed(report, FAST)

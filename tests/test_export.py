@@ -82,7 +82,7 @@ def params() -> list[Any]:
             marks = []
             if fmt == "onnx" and not has_onnx():
                 marks.append(pytest.mark.skip(reason="keras-zoo[onnx] extra not installed"))
-            if fmt in ("litert", "savedmodel") and arch != "cnn":
+            if arch != "cnn":  # the fast suite exports the cnn to every format
                 marks.append(pytest.mark.slow)
             out.append(pytest.param(arch, fmt, marks=marks, id=f"{arch}-{fmt}"))
     return out

@@ -41,7 +41,10 @@ RUN_FILES = (
 )
 
 
-@pytest.mark.parametrize("name", sorted(TINY))
+# The mlp trains a couple of steps (batch 128): the fast suite's run through the runner.
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=[] if n == "mlp" else pytest.mark.slow) for n in sorted(TINY)]
+)
 def test_train_writes_a_complete_run_folder(name: str, tmp_path: Path) -> None:
     run = zoo.train(name, output=tmp_path / "run", verbose=False, **TINY[name])
     for file in RUN_FILES:
@@ -64,6 +67,7 @@ def test_train_writes_a_complete_run_folder(name: str, tmp_path: Path) -> None:
     assert result["test"][main_metric] == pytest.approx(metrics["test"][main_metric], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_same_metrics(tmp_path: Path) -> None:
     options = dict(max_examples=200, epochs=2, verbose=False)
     a = zoo.train("cnn-small", output=tmp_path / "a", seed=3, **options)
@@ -76,6 +80,7 @@ def test_same_seed_gives_same_metrics(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_transformer_reports_bag_of_words_baseline(tmp_path: Path) -> None:
     run = zoo.train(
         "transformer-tiny", output=tmp_path / "t", verbose=False, **TINY["transformer-tiny"]
@@ -177,6 +182,7 @@ def test_evaluate_and_predict_a_run_folder(tmp_path: Path) -> None:
     assert 0.0 <= result["test"]["accuracy"] <= 1.0
 
 
+@pytest.mark.slow
 def test_recommender_metrics_and_top_k_predictions(tmp_path: Path) -> None:
     run = zoo.train("recommender", output=tmp_path / "r", verbose=False, **TINY["recommender"])
     assert "recall_at_10" in run.metrics["test"] and "ndcg_at_10" in run.metrics["test"]
