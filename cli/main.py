@@ -2,15 +2,23 @@
 
 Commands are thin: each parses options, calls one public function of the Python API and
 prints the result. Errors the user can fix (``ZooError``) become one line on stderr and a
-non-zero exit code, never a traceback. Plugins may add commands through the
-``zoo_cli_commands`` hook; those are resolved only when invoked by name, so ``zoo --help``
-imports no plugin code.
+non-zero exit code, never a traceback; so does an exception raised by a plugin's code
+(naming the plugin and the hook), and a file-system error naming its path. ``zoo --debug``
+(or ``ZOO_DEBUG=1``) prints the traceback of such an error as well, for plugin authors.
+
+Plugins may add commands through the ``zoo_cli_commands`` hook. A plugin declares their
+names in its registry.toml (``[plugins.<name>] commands = [...]``); a command is resolved
+only when invoked by one of those names, importing that plugin alone, so ``zoo --help`` and
+a mistyped command (``zoo tarin``) import no plugin code.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
+import traceback
 
 import click
 
@@ -60,13 +68,26 @@ class ZooGroup(click.Group):
         return self._plugin_command(name)
 
     def _plugin_command(self, name: str) -> click.Command | None:
+        """The command ``name`` of the plugin that declares it (only that plugin is
+        imported); None when no plugin declares it."""
         from zoo.catalog import get_catalog
 
         host = get_catalog().host
-        for commands in host.cross_hook("zoo_cli_commands")():
-            for command in commands or []:
-                if command.name == name:
-                    return command
+        owners = [r for r in host.records.values() if name in r.commands and r.status != "disabled"]
+        for record in owners:
+            for commands in host.plugin_hook(record.name, "zoo_cli_commands")() or []:
+                for command in commands or []:
+                    if getattr(command, "name", None) == name:
+                        return command
+        if owners:
+            from zoo.errors import PluginError
+
+            record = owners[0]
+            raise PluginError(
+                f"plugin '{record.name}' ({record.package or record.module}) declares command "
+                f"'{name}' but its zoo_cli_commands hook does not return it",
+                "return a click.Command of that name, or drop it from commands = [...]",
+            )
         return None
 
     def resolve_command(self, ctx, args):  # type: ignore[no-untyped-def]
@@ -76,13 +97,42 @@ class ZooGroup(click.Group):
 
             import_tensorflow_quietly()
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            hint = did_you_mean(name, COMMANDS)
+            hint = did_you_mean(name, [*COMMANDS, *_declared_commands()])
             raise click.UsageError(f"no such command '{name}'" + (f"; {hint}" if hint else ""))
         return super().resolve_command(ctx, args)
 
 
+def _declared_commands() -> list[str]:
+    """Command names the installed plugins declare (registry data, no plugin import)."""
+    from zoo.catalog import get_catalog
+
+    try:
+        records = get_catalog().host.records.values()
+    except ZooError:
+        return []
+    return sorted({c for r in records if r.status != "disabled" for c in r.commands})
+
+
+def debug_mode() -> bool:
+    """``zoo --debug`` or ``ZOO_DEBUG=1``: errors also print their traceback."""
+    return os.environ.get("ZOO_DEBUG", "").strip().lower() in ("1", "true", "yes")
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:  # eager: set before any command is resolved (plugin commands load early)
+        os.environ["ZOO_DEBUG"] = "1"
+
+
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zoo")
+@click.option(
+    "--debug",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_set_debug,
+    help="Print the traceback of an error too (as does ZOO_DEBUG=1); for plugin authors.",
+)
 @click.option(
     "--registry",
     "registries",
@@ -105,9 +155,15 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and not isinstance(code, bool) and code:
             sys.exit(code)  # ctx.exit(n): click returns n when not in standalone mode
     except ZooError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+        _fail(exc)
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C and an end of input (EOFError) into Abort
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, KeyboardInterrupt):
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        if isinstance(cause, EOFError) and not _from_click(cause):
+            _fail(ZooError(f"unexpected end of a file: {_one_line(cause)}", _RERUN), cause)
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
@@ -118,6 +174,47 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        _fail(ZooError(f"file system error: {_os_error(exc)}", _RERUN), exc)
+    except Exception as exc:
+        from zoo.catalog.host import attribute_error
+
+        error = attribute_error(exc)  # plugin code outside a hook (a Task, a callback...)
+        if error is None:
+            raise  # a bug of the zoo itself: the traceback is the report
+        _fail(error, exc)
+
+
+_RERUN = "rerun with --debug for the traceback"
+
+
+def _fail(error: ZooError, original: BaseException | None = None) -> None:
+    """Print ``error`` as one line (plus the traceback under --debug) and exit."""
+    if debug_mode():
+        shown = original if original is not None else error
+        traceback.print_exception(type(shown), shown, shown.__traceback__, file=sys.stderr)
+    click.echo(f"error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _os_error(exc: OSError) -> str:
+    """``path: reason`` for an OSError (ENOTDIR, ENOSPC, EACCES, EROFS... named plainly)."""
+    reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "") or str(exc)
+    where = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+    return f"{where}: {reason}"
+
+
+def _from_click(exc: BaseException) -> bool:
+    """Whether an EOFError came from a click prompt (end of input: an abort)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and os.sep + "click" + os.sep in frames[-1].filename
 
 
 if __name__ == "__main__":

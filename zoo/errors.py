@@ -44,6 +44,26 @@ class PluginError(ZooError):
     """A plugin that failed to load, or that broke the hook contract."""
 
 
+class PluginHookError(PluginError):
+    """An exception raised by a plugin's code (a hook, or code a hook handed to the zoo),
+    as one line naming the plugin and the hook; the original is ``original`` (and
+    ``__cause__``), its traceback shown by ``zoo --debug`` / ``ZOO_DEBUG=1``."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None,
+        *,
+        plugin: str,
+        hook: str | None,
+        original: BaseException,
+    ) -> None:
+        super().__init__(message, hint)
+        self.plugin = plugin
+        self.hook = hook
+        self.original = original
+
+
 class ExportError(ZooError):
     """An export that could not be written or did not match the Keras model."""
 

@@ -9,7 +9,16 @@ train and export) is hosted the same way, by name, under the reserved plugin nam
 
 A plugin that fails to import (an exception, ``SystemExit``), or ships a bad registry, is
 recorded with its error and never stops the other plugins; ``ZOO_STRICT_PLUGINS=1`` makes
-such failures fatal.
+such failures fatal. ``KeyboardInterrupt`` always propagates (Ctrl-C stops the command), and
+``os._exit`` cannot be caught: a plugin calling it at import ends the process — which is why
+plugins are imported only when one of their models, or a hook they declare, is used.
+
+Every hook caller the host hands out (:meth:`PluginHost.owner_hook`,
+:meth:`PluginHost.cross_hook`, :meth:`PluginHost.plugin_hook`) turns an exception raised by
+plugin code during the call into a :class:`~zoo.errors.PluginHookError`: one line naming the
+plugin, the hook and the exception, with the original as ``__cause__`` (``zoo --debug``
+prints it). A ``ZooError`` raised inside a hook passes through unchanged, as does an
+exception whose traceback holds no plugin code (a bug of the zoo itself).
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ import importlib
 import importlib.metadata as md
 import importlib.util
 import os
+import traceback
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -26,12 +37,15 @@ from typing import Any
 import pluggy
 
 from zoo import hookspecs
-from zoo.errors import PluginError, ZooError
+from zoo.errors import PluginError, PluginHookError, ZooError
 
 ENTRY_POINT_GROUP = "zoo.plugins"
 REQUIRED_HOOKS = ("zoo_build", "zoo_dataset")
 CORE_PLUGIN = "zoo"  # reserved plugin name of the core's own plugin
 CORE_MODULE = "zoo.builtins"
+DEBUG_HINT = "a bug in the plugin; `zoo --debug ...` or ZOO_DEBUG=1 shows its traceback"
+
+_latest: weakref.ref[PluginHost] | None = None  # the newest host (see attribute_error)
 
 
 @dataclass
@@ -154,6 +168,8 @@ class PluginHost:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {r.name: r for r in discover()}
+        global _latest
+        _latest = weakref.ref(self)
 
     # -- loading -------------------------------------------------------------------------
     def fail(self, record: PluginRecord, message: str) -> None:
@@ -260,16 +276,21 @@ class PluginHost:
         return any(i.plugin_name == plugin for i in getattr(self.pm.hook, hook).get_hookimpls())
 
     # -- dispatch ------------------------------------------------------------------------
-    def owner_hook(self, plugin: str, hook: str) -> Any:
+    def owner_hook(self, plugin: str, hook: str) -> HookCaller:
         """A caller for ``hook`` that reaches only ``plugin`` and the core defaults."""
         self.load(plugin)
         self.load(CORE_PLUGIN)
-        return self._only({plugin, CORE_PLUGIN}, hook)
+        return HookCaller(self, hook, self._only({plugin, CORE_PLUGIN}, hook))
 
-    def cross_hook(self, hook: str) -> Any:
+    def plugin_hook(self, plugin: str, hook: str) -> HookCaller:
+        """A caller for ``hook`` that reaches ``plugin`` alone (imported if need be)."""
+        self.load(plugin)
+        return HookCaller(self, hook, self._only({plugin}, hook))
+
+    def cross_hook(self, hook: str) -> HookCaller:
         """A caller for a cross-cutting hook over the plugins that declare it."""
         keep = {r.name for r in self.load_declaring(hook)}
-        return self._only(keep, hook)
+        return HookCaller(self, hook, self._only(keep, hook))
 
     def _only(self, keep: set[str], hook: str) -> Any:
         others = [
@@ -278,6 +299,89 @@ class PluginHost:
             if r.name not in keep and r.loaded and self.pm.get_plugin(r.name) is not None
         ]
         return self.pm.subset_hook_caller(hook, remove_plugins=others)
+
+    # -- attributing errors --------------------------------------------------------------
+    def culprit(self, exc: BaseException) -> PluginRecord | None:
+        """The loaded third-party plugin whose code is innermost in ``exc``'s traceback."""
+        homes = [(home, r) for r in self.records.values() if (home := self._home(r))]
+        if not homes:
+            return None
+        for frame, _ in reversed(list(traceback.walk_tb(exc.__traceback__))):
+            filename = os.path.realpath(frame.f_code.co_filename)
+            found = [(len(h), r) for h, r in homes if filename == h or filename.startswith(h)]
+            if found:
+                return max(found, key=lambda pair: pair[0])[1]
+        return None
+
+    def hook_error(self, exc: BaseException, hook: str | None) -> PluginHookError | None:
+        """``exc`` (raised during ``hook``) as one line naming the plugin whose code raised
+        it; None when no plugin code is in its traceback."""
+        record = self.culprit(exc)
+        if record is None:
+            return None
+        who = f"plugin '{record.name}' ({record.package or record.module})"
+        what = _what(exc)
+        if hook is None:
+            text = f"{who}: its code {what}"
+        elif self.implements(record.name, hook):
+            text = f"{who}: {hook} {what}"
+        else:
+            text = f"{who}: its code {what} during {hook}"
+        return PluginHookError(text, DEBUG_HINT, plugin=record.name, hook=hook, original=exc)
+
+    def _home(self, record: PluginRecord) -> str | None:
+        """The folder (with a trailing separator) or file holding a plugin's code."""
+        if record.name == CORE_PLUGIN or not record.loaded:
+            return None
+        module = self.pm.get_plugin(record.name)
+        file = getattr(module, "__file__", None)
+        if not file:
+            return None
+        path = os.path.realpath(file)
+        spec = getattr(module, "__spec__", None)
+        if (spec is not None and spec.submodule_search_locations) or "." in record.module:
+            home = os.path.dirname(path) + os.sep  # the plugin's package folder
+            core = os.path.realpath(os.path.dirname(hookspecs.__file__)) + os.sep
+            return None if core.startswith(home) else home  # never the zoo's own code
+        return path
+
+
+class HookCaller:
+    """A pluggy hook caller whose plugin failures become :class:`PluginHookError`."""
+
+    def __init__(self, host: PluginHost, hook: str, caller: Any) -> None:
+        self.host, self.hook, self.caller = host, hook, caller
+
+    def __call__(self, **kwargs: Any) -> Any:
+        try:
+            return self.caller(**kwargs)
+        except ZooError:
+            raise
+        except (Exception, SystemExit) as exc:  # KeyboardInterrupt passes through
+            error = self.host.hook_error(exc, self.hook)
+            if error is None:
+                raise
+            raise error from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.caller, name)
+
+
+def attribute_error(exc: BaseException) -> PluginHookError | None:
+    """An unexpected exception as a one-line plugin error when plugin code raised it (for
+    code a plugin hands over outside a hook: a Task's methods, callbacks, layers)."""
+    host = _latest() if _latest is not None else None
+    return None if host is None else host.hook_error(exc, None)
+
+
+def _what(exc: BaseException) -> str:
+    """``raised ValueError: message`` (one line, at most ~300 characters)."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"raised {type(exc).__name__}: {text}" if text else f"raised {type(exc).__name__}"
 
 
 def _describe(exc: BaseException) -> str:

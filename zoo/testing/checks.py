@@ -22,7 +22,13 @@ from typing import Any
 
 from zoo.catalog.hparams import Config, HParam, UnknownHParamError
 from zoo.catalog.layers import Catalog, ModelRef, get_catalog
-from zoo.errors import ConfigError, UnknownModelError, ZooError, did_you_mean
+from zoo.errors import (
+    ConfigError,
+    PluginHookError,
+    UnknownModelError,
+    ZooError,
+    did_you_mean,
+)
 from zoo.testing.results import (
     EXPECTED_FAILURES_ATTR,
     MODEL_CHECKS,
@@ -594,7 +600,9 @@ class _hook:
                 f"{self.hook} reads an undeclared hyper-parameter: {exc.message}; declare it "
                 f"under [architectures.{arch.name}.hparams] in {arch.origin} or stop reading it"
             ) from None
-        if isinstance(exc, ZooError):
+        if isinstance(exc, PluginHookError):  # the host's one line; report the original
+            exc = exc.original
+        elif isinstance(exc, ZooError):
             return False
         if isinstance(exc, Exception):
             raise CheckFailed(f"{self.hook} raised {one_line(exc)}") from None
