@@ -13,6 +13,7 @@ plugin code or TensorFlow. Schema (see README "registry.toml format")::
     default_dataset = "..."
     export_formats = ["keras", "savedmodel", "onnx", "litert"]
     [architectures.<name>.unsupported_formats]   # format = "reason"
+    keras_modules = ["my_pkg.layers"]  # modules registering the custom layers a .keras needs
     [architectures.<name>.hparams.<key>]
     type = "int"; default = 64; min = 1; max = 4096; help = "..."
 
@@ -72,6 +73,7 @@ _ARCH_KEYS = {
     "paper": str,
     "description": str,
     "head": list,
+    "keras_modules": list,
 }
 _MODEL_KEYS = {
     "architecture": str,
@@ -140,6 +142,7 @@ class ArchitectureEntry:
     paper: str = ""
     description: str = ""
     head: list[str] = field(default_factory=list)  # layer names fine-tuning trains first
+    keras_modules: list[str] = field(default_factory=list)  # what a .keras export imports
     plugin: str | None = None
     origin: str = ""
 
@@ -361,6 +364,12 @@ def parse_registry(data: Mapping[str, Any], path: Path) -> RegistryFile:
                 raise RegistryError(
                     f"{loc}: export format {fmt!r} is not a valid format name",
                     "built-in formats: " + ", ".join(FORMATS),
+                )
+        for module in raw.get("keras_modules", []):
+            if not isinstance(module, str) or not all(p.isidentifier() for p in module.split(".")):
+                raise RegistryError(
+                    f"{loc}: keras_modules entry {module!r} is not a module name",
+                    'e.g. keras_modules = ["my_pkg.layers"]',
                 )
         _check_name(raw.get("task", "classification"), f"{loc}.task")
         for key in raw.get("hparams", {}):
