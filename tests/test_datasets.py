@@ -197,7 +197,7 @@ def test_cnn_image_folder_with_classes_and_state(tmp_path: Path) -> None:
     again = load("cnn", new, state=data.state, channels=3, num_classes=2)
     assert again.y.tolist() == [1] and again.implied == {}
     write_png(new / "bird" / "y.png", 99, "RGB")
-    with pytest.raises(DataError, match="'bird' was not among the trained classes"):
+    with pytest.raises(DataError, match="label bird is not among the model's classes"):
         load("cnn", new, state=data.state, channels=3, num_classes=2)
 
 

@@ -85,11 +85,14 @@ def image_folder(config: Config, path: Path, state: dict[str, Any] | None) -> Da
         implied=implied if state is None else {},  # a trained run keeps its config
         class_names=names,
         state=state if state is not None else new_state,
+        keys=[str(file) for file in files],
+        key_name="path",
     )
 
 
 def image_arrays(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
-    x, raw = readers.read_arrays(path)
+    found = readers.read_array_examples(path)
+    x, raw = found.x, found.labels
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[3] > 4:
@@ -121,4 +124,6 @@ def image_arrays(config: Config, path: Path, state: dict[str, Any] | None) -> Da
         implied=implied,
         encoding={"scale": scale, "source": "arrays"},
         description=f"{len(x)} images {height}x{width}x{channels} from {path}",
+        keys=found.keys,
+        key_name=found.key_name,
     )

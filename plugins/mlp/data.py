@@ -63,7 +63,8 @@ def clusters(config: Config, examples: int = EXAMPLES) -> Dataset:
 
 def table(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
     width = len(state["mean"]) if state and "mean" in state else None
-    x, raw = readers.read_arrays(path, label_free_width=width)
+    found = readers.read_array_examples(path, label_free_width=width)
+    x, raw = found.x, found.labels
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2:
@@ -89,4 +90,6 @@ def table(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
         implied=implied,
         encoding={**stats, "source": "table"},
         description=f"{len(x)} examples x {x.shape[1]} features from {path}",
+        keys=found.keys,
+        key_name=found.key_name,
     )

@@ -13,7 +13,11 @@ observed interaction; pairs are ordered by timestamp, so a per-user leave-last-o
 holds out each user's latest items. Raw ids are mapped to ``0..n-1`` and the maps are saved
 in the run's data state.
 
-``Dataset.x`` is ``{"user_id": int32[n], "item_id": int32[n]}``; ``y`` is ``None``.
+For prediction with a run trained on ratings, a users-only file (one ``userId`` or
+``user_id`` column) lists the users to recommend for; a user the run never saw is an error.
+
+``Dataset.x`` is ``{"user_id": int32[n], "item_id": int32[n]}`` (a users-only file:
+``{"user_id": int32[n]}``); ``y`` is ``None``; the keys are the raw user ids.
 """
 
 from __future__ import annotations
@@ -92,17 +96,20 @@ def interactions(config: Config) -> Dataset:
 
 
 def ratings(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
+    trained = state is not None and "users" in state
+    if state is not None and not trained:
+        raise DataError(
+            f"{path}: the model was trained on generated data, so its ids do not map to this file",
+            "train a run on your ratings, then evaluate or predict with it",
+        )
+    users_only = readers.read_users(path)
+    if users_only is not None:
+        return users(path, users_only, state)
     raw_users, raw_items, scores, times = readers.read_ratings(path)
     order = np.argsort(times, kind="stable")
     raw_users = [raw_users[i] for i in order]
     raw_items = [raw_items[i] for i in order]
     scores = scores[order]
-    trained = state is not None and "users" in state
-    if state is not None and not trained:
-        raise DataError(
-            f"{path}: the run was trained on generated data, so its ids do not map to this file",
-            "train a run on this file, then evaluate it",
-        )
     known_users = state["users"] if trained else None
     known_items = state["items"] if trained else None
     user_ids, user_list = readers.index_ids(raw_users, known_users, "user", str(path))
@@ -137,4 +144,26 @@ def ratings(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset
         description=description,
         implied=implied,  # a trained run keeps its config; a larger id range set by hand too
         state=state if trained else {"users": user_list, "items": item_list, "source": "ratings"},
+        keys=[user_list[u] for u in user_ids],
+        key_name="user_id",
+    )
+
+
+def users(path: Path, raw_users: list[str], state: dict[str, Any] | None) -> Dataset:
+    """The users of a users-only file, to recommend items for (prediction only)."""
+    if state is None:
+        raise DataError(
+            f"{path} lists users only; training and evaluation need their ratings",
+            "give userId,movieId[,rating[,timestamp]] rows; predict with a users-only file "
+            "and a run trained on ratings",
+        )
+    user_ids, _ = readers.index_ids(raw_users, state["users"], "user", str(path))
+    return Dataset(
+        x={"user_id": user_ids},
+        y=None,
+        name=path.stem,
+        description=f"{len(user_ids)} users from {path}, to recommend items for",
+        state=state,
+        keys=list(raw_users),
+        key_name="user_id",
     )

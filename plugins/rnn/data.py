@@ -101,7 +101,8 @@ def sequences(config: Config, path: Path, state: dict[str, Any] | None) -> Datas
     trained = state is not None and "mean" in state
     features = len(state["mean"]) if trained else config.features
     width = config.timesteps * features if trained else None
-    x, raw = readers.read_arrays(path, label_free_width=width)
+    found = readers.read_array_examples(path, label_free_width=width)
+    x, raw = found.x, found.labels
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim == 2:
@@ -140,4 +141,6 @@ def sequences(config: Config, path: Path, state: dict[str, Any] | None) -> Datas
         implied=implied,
         encoding={**stats, "source": "sequences"},
         description=f"{len(x)} sequences of {x.shape[1]} steps x {x.shape[2]} features from {path}",
+        keys=found.keys,
+        key_name=found.key_name,
     )

@@ -81,7 +81,8 @@ def ordered_pairs(config: Config, examples: int = EXAMPLES) -> Dataset:
 
 
 def text_table(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
-    texts, raw = readers.read_text_table(path)
+    found = readers.read_text_examples(path)
+    texts, raw = found.x, found.labels
     tokens = [readers.tokenize(text) for text in texts]
     if state is not None:
         if "vocabulary" not in state:
@@ -117,4 +118,6 @@ def text_table(config: Config, path: Path, state: dict[str, Any] | None) -> Data
             f"{len(texts)} texts from {path}; vocabulary {len(vocabulary) + 2} ids; "
             f"{truncated} texts cut to {config.sequence_length} tokens"
         ),
+        keys=found.keys,
+        key_name=found.key_name,
     )

@@ -9,13 +9,24 @@ in a JSON-serialisable ``state`` dict: built from the training data when ``state
 Supported layouts:
 
 - numeric tables: ``.csv``/``.tsv``/``.txt`` (optional header; the label is the column
-  named label/target/class/y, else the last column), ``.npz`` (arrays ``x`` and ``y``),
-  ``.npy`` (inputs only);
+  named label/target/class/y, else the last column; a column named ``id`` is the examples'
+  key, not a feature), ``.npz`` (arrays ``x``, ``y`` and optionally ``ids``), ``.npy``
+  (inputs only);
 - image folders: ``root/<class name>/*.png`` for labelled data, or a flat folder of images
   (or one image file) for prediction;
-- text tables: ``text,label`` CSV (header optional; columns found by name);
+- text tables: ``text,label`` CSV (header optional; columns found by name; an ``id``
+  column is the key);
 - ratings: MovieLens layouts ``ratings.csv`` (userId,movieId,rating,timestamp),
-  ``u.data`` (tab-separated, no header) and ``ratings.dat`` (``::``-separated).
+  ``u.data`` (tab-separated, no header) and ``ratings.dat`` (``::``-separated); a
+  users-only file (one ``userId``/``user_id`` column) lists users to recommend for.
+
+Every example carries a key that predictions are written beside (``Dataset.keys``): the
+file path of an image, the ``id`` column of a table, else the text of a text table, else
+the row number (1-based, counting data rows as the error messages do).
+
+Labels: empty cells (or NaN) are an error naming the rows. With a known class list (a
+trained run's or pretrained weights' ``class_names`` in ``state``) labels are matched by
+name; a label the model does not know is an error listing both sets.
 
 numpy is imported here at module level: this module is only imported by plugin data code,
 never by ``import zoo``.
@@ -29,6 +40,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +50,11 @@ from zoo.errors import DataError
 
 LABEL_COLUMNS = ("label", "labels", "target", "class", "category", "y", "sentiment")
 TEXT_COLUMNS = ("text", "sentence", "review", "content", "document", "body", "comment")
+ID_COLUMNS = ("id", "row_id", "example_id", "sample_id", "key")
+USER_COLUMNS = ("userid", "user_id", "user")
+ITEM_COLUMNS = ("movieid", "itemid", "item_id", "movie_id", "item", "movie")
+# cells that name a column when they open a file (so a header over non-numeric rows is seen)
+_HEADER_NAMES = LABEL_COLUMNS + TEXT_COLUMNS + ID_COLUMNS + USER_COLUMNS[:2] + ITEM_COLUMNS[:4]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 PAD, OOV = 0, 1  # reserved token ids of the text encoding
@@ -116,7 +133,7 @@ def read_table(path: Path) -> tuple[list[str] | None, list[list[str]]]:
     header = None
     first = rows[0]
     lowered = [cell.lower() for cell in first]
-    if any(name in LABEL_COLUMNS + TEXT_COLUMNS for name in lowered) or (
+    if any(name in _HEADER_NAMES for name in lowered) or (
         len(rows) > 1
         and any(not _is_number(a) and _is_number(b) for a, b in zip(first, rows[1], strict=True))
     ):
@@ -133,6 +150,22 @@ def find_column(header: Sequence[str] | None, names: Sequence[str]) -> int | Non
         if name in header:
             return list(header).index(name)
     return None
+
+
+@dataclass
+class Examples:
+    """What a reader found in a file: the inputs (an array, or texts), the raw labels
+    (``None`` without a label column) and one key per example, named ``key_name``."""
+
+    x: Any
+    labels: list[str] | None
+    keys: list[Any]
+    key_name: str
+
+
+def row_keys(n: int) -> list[int]:
+    """Row numbers ``1..n``: the key of examples that have no id."""
+    return list(range(1, n + 1))
 
 
 def classification_labels(
@@ -161,10 +194,13 @@ def labelled_dataset(
     implied: dict[str, Any],
     encoding: dict[str, Any],
     description: str,
+    keys: Sequence[Any] | None = None,
+    key_name: str = "row",
 ) -> Any:
     """The Dataset for a classifier's file: labels encoded and checked, the hyper-parameters
-    the data fixes (only for training data: a trained run keeps its config), and the
-    encoding state (``encoding`` plus class names) saved with a run for later data."""
+    the data fixes (only for training data: a trained run keeps its config), the encoding
+    state (``encoding`` plus class names) saved with a run for later data, and the
+    examples' keys (default: row numbers)."""
     from zoo.data.dataset import Dataset
 
     y, names = classification_labels(raw_labels, config, state, str(path))
@@ -181,7 +217,30 @@ def labelled_dataset(
         implied=implied if state is None else {},
         class_names=names,
         state=state if state is not None else new_state,
+        keys=list(keys) if keys is not None else row_keys(len(x)),
+        key_name=key_name if keys is not None else "row",
     )
+
+
+def _listing(values: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(values[:limit])
+    return shown + (f", ... ({len(values) - limit} more)" if len(values) > limit else "")
+
+
+def _missing(value: str) -> bool:
+    return value == "" or value.lower() == "nan"
+
+
+def check_labels_present(values: Sequence[str], where: str) -> None:
+    """Empty (or NaN) label cells are an error naming the first rows, never a class."""
+    missing = [i + 1 for i, v in enumerate(values) if _missing(v)]
+    if missing:
+        rows = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        plural = "s" if len(missing) > 1 else ""
+        raise DataError(
+            f"{where}: {len(missing)} of {len(values)} rows have no label (row{plural} {rows})",
+            "fill in the label of every row, or drop the unlabelled rows",
+        )
 
 
 def encode_labels(
@@ -190,18 +249,28 @@ def encode_labels(
     """Integer labels and class names for raw labels (strings or integers).
 
     Labels that are all integers ``0..K-1`` keep their values; anything else is mapped onto
-    the sorted distinct values. With a saved ``state`` the training run's class names are
-    used, and a label the run never saw is an error.
+    the sorted distinct values. With class names in ``state`` (a trained run's, or
+    pretrained weights') labels are matched to them by name, and a label the model does not
+    know is an error listing both sets. Empty or NaN labels are an error naming the rows.
     """
     values = [str(v).strip() for v in raw]
+    check_labels_present(values, where)
     if state is not None and state.get("class_names") is not None:
         names = [str(n) for n in state["class_names"]]
         index = {name: i for i, name in enumerate(names)}
-        unknown = sorted({v for v in values if v not in index})
+        for value in set(values) - set(index):  # 3.0 for class "3"
+            if re.fullmatch(r"-?\d+\.0+", value) and str(int(float(value))) in index:
+                index[value] = index[str(int(float(value)))]
+        unknown = sorted({v for v in values if v not in index}, key=_natural)
         if unknown:
+            found = sorted(set(values), key=_natural)
+            has = "" if len(found) == len(unknown) else f"the data has {_listing(found)}; "
             raise DataError(
-                f"{where}: label {unknown[0]!r} was not among the trained classes",
-                "the run knows: " + ", ".join(names[:20]),
+                f"{where}: label{'s' if len(unknown) > 1 else ''} {_listing(unknown)} "
+                f"{'are' if len(unknown) > 1 else 'is'} not among the model's classes "
+                f"({has}the model knows {_listing(names)})",
+                "name the labels (class folders, label values) as the model does, "
+                "or train a run on this data",
             )
         return np.array([index[v] for v in values], dtype="int32"), names
     if not values:
@@ -217,6 +286,14 @@ def encode_labels(
     names = sorted(set(values))
     index = {name: i for i, name in enumerate(names)}
     return np.array([index[v] for v in values], dtype="int32"), names
+
+
+def _natural(value: str) -> tuple[int, Any]:
+    """Sort key: numbers by value, then names alphabetically."""
+    try:
+        return (0, float(value))
+    except ValueError:
+        return (1, value)
 
 
 def require_classes(y: np.ndarray, names: Sequence[str], where: str) -> None:
@@ -244,13 +321,23 @@ def check_num_classes(config: Any, class_names: Sequence[str], where: str) -> No
 
 _X_KEYS = ("x", "X", "inputs", "features", "images", "data", "sequences")
 _Y_KEYS = ("y", "Y", "labels", "label", "targets", "target")
+_ID_KEYS = ("ids", "id", "keys")
 
 
 def read_arrays(path: Path, *, label_free_width: int | None = None) -> tuple[np.ndarray, Any]:
-    """``(x, raw_labels_or_None)`` from a ``.npz``, ``.npy`` or numeric table.
+    """``(x, raw_labels_or_None)`` from a ``.npz``, ``.npy`` or numeric table (see
+    :func:`read_array_examples`, which also gives the examples' keys)."""
+    found = read_array_examples(path, label_free_width=label_free_width)
+    return found.x, found.labels
+
+
+def read_array_examples(path: Path, *, label_free_width: int | None = None) -> Examples:
+    """Inputs, raw labels (or ``None``) and keys from a ``.npz``, ``.npy`` or numeric table.
 
     In a table the label column is the one named like a label, else the last column, unless
-    the table has exactly ``label_free_width`` columns (inputs only, for prediction).
+    the table has exactly ``label_free_width`` feature columns (inputs only, for
+    prediction). A column named ``id`` (or an ``ids`` array in a ``.npz``) gives the keys,
+    and is not a feature; without one the keys are row numbers.
     """
     suffix = path.suffix.lower()
     if suffix == ".npz":
@@ -273,9 +360,13 @@ def read_arrays(path: Path, *, label_free_width: int | None = None) -> tuple[np.
             raise DataError(
                 f"{path}: {len(x)} inputs but {len(y)} labels", "x and y need the same length"
             )
-        return _numeric(x, path), (
-            None if y is None else list(np.asarray(y).reshape(len(y), -1)[:, 0])
-        )
+        id_key = next((k for k in _ID_KEYS if k in arrays), None)
+        keys: list[Any] = row_keys(len(x))
+        key_name = "row"
+        if id_key is not None and arrays[id_key].ndim == 1 and len(arrays[id_key]) == len(x):
+            keys, key_name = np.asarray(arrays[id_key]).tolist(), "id"
+        labels = None if y is None else list(np.asarray(y).reshape(len(y), -1)[:, 0])
+        return Examples(_numeric(x, path), labels, keys, key_name)
     if suffix == ".npy":
         try:
             x = np.load(path, allow_pickle=False)
@@ -283,14 +374,17 @@ def read_arrays(path: Path, *, label_free_width: int | None = None) -> tuple[np.
             raise DataError(
                 f"{path}: not a readable .npy file ({exc})", "save it with numpy.save"
             ) from None
-        return _numeric(x, path), None
+        x = _numeric(x, path)
+        return Examples(x, None, row_keys(len(x)), "row")
     if suffix in TABLE_SUFFIXES or suffix == ".dat":
         header, rows = read_table(path)
         width = len(rows[0])
+        id_col = find_column(header, ID_COLUMNS)
         label_col = find_column(header, LABEL_COLUMNS)
-        if label_col is None and width != label_free_width:
-            label_col = width - 1 if width > 1 else None
-        feature_cols = [i for i in range(width) if i != label_col]
+        columns = [i for i in range(width) if i != id_col]
+        if label_col is None and len(columns) != label_free_width:
+            label_col = columns[-1] if len(columns) > 1 else None
+        feature_cols = [i for i in columns if i != label_col]
         try:
             x = np.array([[float(row[i]) for i in feature_cols] for row in rows], dtype="float32")
         except ValueError:
@@ -302,7 +396,11 @@ def read_arrays(path: Path, *, label_free_width: int | None = None) -> tuple[np.
                 "features must be numbers; the label may be a name",
             ) from None
         labels = None if label_col is None else [row[label_col] for row in rows]
-        return _numeric(x, path), labels
+        if id_col is None:
+            keys, key_name = row_keys(len(rows)), "row"
+        else:
+            keys, key_name = [row[id_col] for row in rows], header[id_col]  # type: ignore[index]
+        return Examples(_numeric(x, path), labels, keys, key_name)
     raise DataError(
         f"{path}: unsupported file type '{suffix or path.name}'",
         "give a .csv, .tsv, .npz or .npy file",
@@ -407,12 +505,19 @@ def tokenize(text: str) -> list[str]:
 
 
 def read_text_table(path: Path) -> tuple[list[str], list[str] | None]:
-    """Texts and raw labels (``None`` without a label column) from a text CSV.
+    """Texts and raw labels (``None`` without a label column) from a text CSV (see
+    :func:`read_text_examples`, which also gives the examples' keys)."""
+    found = read_text_examples(path)
+    return found.x, found.labels
 
-    Columns are found by header name (text/sentence/review..., label/class/sentiment...);
-    without a header a two-column file is ``text,label`` (or ``label,text`` when the first
-    column holds short single-word values and the second does not), and a one-column file is
-    texts only.
+
+def read_text_examples(path: Path) -> Examples:
+    """Texts, raw labels (``None`` without a label column) and keys from a text CSV.
+
+    Columns are found by header name (text/sentence/review..., label/class/sentiment...,
+    id); without a header a two-column file is ``text,label`` (or ``label,text`` when the
+    first column holds short single-word values and the second does not), and a one-column
+    file is texts only. The keys are the ``id`` column, else the texts.
     """
     if path.is_dir() or path.suffix.lower() not in TABLE_SUFFIXES:
         raise DataError(
@@ -423,13 +528,17 @@ def read_text_table(path: Path) -> tuple[list[str], list[str] | None]:
     width = len(rows[0])
     text_col = find_column(header, TEXT_COLUMNS)
     label_col = find_column(header, LABEL_COLUMNS)
+    id_col = find_column(header, ID_COLUMNS)
     if header is not None:
-        if text_col is None and width == 1:
-            text_col = 0
-        elif width == 2 and (text_col is None) != (label_col is None):
+        others = [i for i in range(width) if i != id_col]  # the text and label columns
+        if text_col is None and len(others) == 1:
+            text_col = others[0]
+        elif len(others) == 2 and (text_col is None) != (label_col is None):
             # two columns, one recognised by name: the other one is the other role
-            text_col = 1 - label_col if text_col is None else text_col
-            label_col = 1 - text_col if label_col is None else label_col
+            known = text_col if text_col is not None else label_col
+            other = others[1] if others[0] == known else others[0]
+            text_col = other if text_col is None else text_col
+            label_col = other if label_col is None else label_col
         if text_col is None:
             raise DataError(
                 f"{path}: no text column among {', '.join(header)}",
@@ -449,7 +558,9 @@ def read_text_table(path: Path) -> tuple[list[str], list[str] | None]:
             )
     texts = [row[text_col] for row in rows]
     labels = None if label_col is None else [row[label_col] for row in rows]
-    return texts, labels
+    if id_col is not None:
+        return Examples(texts, labels, [row[id_col] for row in rows], header[id_col])  # type: ignore[index]
+    return Examples(texts, labels, list(texts), "text")
 
 
 def build_vocabulary(token_lists: Sequence[Sequence[str]], max_size: int) -> list[str]:
@@ -511,8 +622,8 @@ def read_ratings(path: Path) -> tuple[list[str], list[str], np.ndarray, np.ndarr
     }
     if header is not None:
         names = {
-            "user": ("userid", "user_id", "user"),
-            "item": ("movieid", "itemid", "item_id", "movie_id", "item", "movie"),
+            "user": USER_COLUMNS,
+            "item": ITEM_COLUMNS,
             "rating": ("rating", "score"),
             "time": ("timestamp", "time", "date"),
         }
@@ -545,6 +656,27 @@ def read_ratings(path: Path) -> tuple[list[str], list[str], np.ndarray, np.ndarr
     return users, items, numbers("rating"), numbers("time")
 
 
+def read_users(path: Path) -> list[str] | None:
+    """The user ids of a users-only file (the users to recommend for), in the file's order;
+    ``None`` when ``path`` is not one (a ratings file, or a folder).
+
+    A users-only file has a single column, under a header userId/user_id/user or none.
+    Only the first line is read to decide, so a large ratings file is not read twice.
+    """
+    if path.is_dir() or path.suffix.lower() == ".data":
+        return None
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+        first = next((line for line in handle if line.strip()), "")
+    if any(sep in first for sep in (",", "\t", ";", "::")):
+        return None
+    header, rows = read_table(path)
+    if header is None and first.strip().strip('"').lower() in USER_COLUMNS:
+        rows = rows[1:]  # a header over ids that are names, not numbers
+        if not rows:
+            raise DataError(f"{path}: the file has a header but no users", "list one user a line")
+    return [row[0] for row in rows]
+
+
 def index_ids(
     raw: Sequence[str], known: Sequence[str] | None, kind: str, where: str
 ) -> tuple[np.ndarray, list[str]]:
@@ -555,12 +687,15 @@ def index_ids(
     """
     if known is not None:
         index = {value: i for i, value in enumerate(known)}
-        missing = [value for value in raw if value not in index]
+        missing = list(dict.fromkeys(value for value in raw if value not in index))
         if missing:
+            if len(missing) == 1:
+                what = f"{kind} {missing[0]!r} was"
+            else:
+                what = f"{len(missing)} {kind}s ({_listing([repr(m) for m in missing])}) were"
             raise DataError(
-                f"{where}: {kind} {missing[0]!r} was not in the training data "
-                f"({len(set(missing))} unknown {kind}s)",
-                f"a trained recommender only scores the {kind}s it was trained on",
+                f"{where}: {what} not in the training data",
+                f"the model only knows the {len(known)} {kind}s it was trained on",
             )
         return np.array([index[v] for v in raw], dtype="int32"), list(known)
     index: dict[str, int] = {}
