@@ -135,7 +135,12 @@ def train_cmd(
 
 @click.command("evaluate")
 @click.argument("model")
-@click.option("--data", type=click.Path(), help="Evaluate on this data instead of the test split.")
+@click.option(
+    "--data",
+    type=click.Path(),
+    help="Evaluate on all of this data (default: the test split of the data MODEL was "
+    "trained on, recreated from its seed).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def evaluate_cmd(model: str, data: str | None, as_json: bool) -> None:
     """Evaluate MODEL (a run folder, NAME or NAME:TAG)."""
@@ -156,15 +161,31 @@ def evaluate_cmd(model: str, data: str | None, as_json: bool) -> None:
 
 @click.command("predict")
 @click.argument("model")
-@click.option("--data", required=True, type=click.Path(), help="Examples to predict.")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(),
+    help="Examples to predict (a recommender: ratings, or a users-only userId file).",
+)
 @click.option("--output", type=click.Path(), help="Write predictions to .json or .csv.")
 @click.option("--top-k", type=click.IntRange(1), default=3, show_default=True)
+@click.option(
+    "--include-seen",
+    is_flag=True,
+    help="Recommender: keep items the user already interacted with (left out by default).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
-def predict_cmd(model: str, data: str, output: str | None, top_k: int, as_json: bool) -> None:
-    """Predict with MODEL (a run folder, NAME or NAME:TAG) on --data."""
+def predict_cmd(
+    model: str, data: str, output: str | None, top_k: int, include_seen: bool, as_json: bool
+) -> None:
+    """Predict with MODEL (a run folder, NAME or NAME:TAG) on --data.
+
+    Each prediction carries its example's key (image path, id column or text, row number,
+    user id), in the input's order.
+    """
     from zoo.training.evaluation import predict
 
-    rows = predict(model, data, output=output, top_k=top_k)
+    rows = predict(model, data, output=output, top_k=top_k, include_seen=include_seen)
     if as_json:
         echo_json(rows)
         return
@@ -174,9 +195,17 @@ def predict_cmd(model: str, data: str, output: str | None, top_k: int, as_json: 
     for row in rows[:50]:
         if "items" in row:
             click.echo(f"user {row['user_id']}: {', '.join(map(str, row['items']))}")
-        elif "label" in row:
-            click.echo(f"{row['index']}: {row['label']} ({row['probability']:.3f})")
+            continue
+        columns = list(row)
+        key = row[columns[1]] if len(columns) > 1 and columns[1] not in _VALUES else row["index"]
+        if "label" in row:
+            click.echo(f"{key}: {row['label']} ({row['probability']:.3f})")
+        elif "value" in row:
+            click.echo(f"{key}: {row['value']:.4f}")
         else:
-            click.echo(f"{row['index']}: {row['value']:.4f}")
+            click.echo(f"{key}: {row.get('values')}")
     if len(rows) > 50:
         click.echo(f"... {len(rows) - 50} more (use --output FILE)")
+
+
+_VALUES = ("label", "probability", "top", "value", "values")

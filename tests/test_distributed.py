@@ -188,7 +188,7 @@ def test_two_local_workers_train_like_one_process(tmp_path: Path, single: dict[s
         assert result["test"][key] == pytest.approx(value, abs=1e-5)
     from zoo.training.evaluation import trained_model
 
-    saved = trained_model(run_dir)[2].get_weights()
+    saved = trained_model(run_dir).model.get_weights()
     for a, b in zip(saved, chief, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
 

@@ -187,9 +187,11 @@ def test_recommender_metrics_and_top_k_predictions(tmp_path: Path) -> None:
     run = zoo.train("recommender", output=tmp_path / "r", verbose=False, **TINY["recommender"])
     assert "recall_at_10" in run.metrics["test"] and "ndcg_at_10" in run.metrics["test"]
     assert "popularity_recall_at_10" in run.metrics["baselines"]
-    rows = zoo.predict(run.path, None, top_k=5)  # default data: every user
+    rows = zoo.predict(run.path, None, top_k=5, include_seen=True)  # default data: every user
     assert len(rows) == 80
     assert all(len(r["items"]) == 5 and len(set(r["items"])) == 5 for r in rows)
+    # by default a user's seen items are left out; with 40 items some have few left
+    assert all(len(r["items"]) <= 5 for r in zoo.predict(run.path, None, top_k=5))
     assert all(r["scores"] == sorted(r["scores"], reverse=True) for r in rows)
 
 

@@ -160,6 +160,12 @@ class Task:
         return {}
 
     # -- prediction ------------------------------------------------------------------------
+    def prediction_inputs(self, dataset: Dataset) -> Any:
+        """The arrays :meth:`predict` feeds the model, checked against the model's inputs
+        before predicting; ``None`` when the task builds its own (retrieval scores every
+        item for each user of ``dataset``)."""
+        return dataset.x
+
     def predict(
         self,
         model: Any,
@@ -172,8 +178,12 @@ class Task:
         options: dict[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Rows for ``zoo predict``, one per example, in the input's order, yielded as
-        batches finish. The default runs the model batch by batch and formats each output
-        with :meth:`prediction_row`."""
+        batches finish, each with the example's key (``dataset.key_name``). The default runs
+        the model batch by batch and formats each output with :meth:`prediction_row`.
+
+        ``options`` from ``zoo.predict``: ``include_seen`` (bool: keep what the model saw in
+        training, e.g. a user's rated items) and ``training_data`` (a callable returning the
+        Dataset the model was trained on, encoded like ``dataset``, or ``None``)."""
         import numpy as np
 
         from zoo.data.pipeline import evaluation_stream

@@ -29,6 +29,12 @@ class RetrievalTask(Task):
         return [keras.metrics.AUC(from_logits=True, name="auc")]
 
     def check_data(self, dataset: Dataset, config: Any) -> None:
+        if isinstance(dataset.x, dict) and set(dataset.x) == {"user_id"}:
+            raise DataError(
+                f"data {dataset.name} lists users only: it can be predicted for, not trained "
+                "or evaluated on",
+                "give (user, item) interactions, e.g. userId,movieId,rating,timestamp",
+            )
         if not isinstance(dataset.x, dict) or not {"user_id", "item_id"} <= set(dataset.x):
             raise DataError(
                 f"data {dataset.name} has no user_id/item_id pairs",
@@ -92,6 +98,9 @@ class RetrievalTask(Task):
             if key != "users"
         }
 
+    def prediction_inputs(self, dataset: Dataset) -> Any:
+        return None  # predict scores every item for each user: no pairs to check
+
     def predict(
         self,
         model: Any,
@@ -103,26 +112,58 @@ class RetrievalTask(Task):
         top_k: int,
         options: dict[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """The top-k items of every user in ``dataset``, in first-seen order."""
+        """The top-k items of every user in ``dataset`` (interactions, or users only), in
+        first-seen order.
+
+        Items the user interacted with — in the model's training data
+        (``options["training_data"]``) or in ``dataset`` itself — are left out of the
+        ranking, as evaluation leaves out the items seen in training, unless
+        ``options["include_seen"]``; a user who has seen nearly every item gets fewer than
+        ``top_k``.
+        """
         import numpy as np
 
         from zoo.tasks.ranking import score_users
 
+        opts = options or {}
         x = dataset.x
-        users_in = np.asarray(x["user_id"] if isinstance(x, dict) else x)
+        users_in = np.asarray(x["user_id"] if isinstance(x, dict) else x).reshape(-1)
         _, first = np.unique(users_in, return_index=True)
         users = users_in[np.sort(first)]
         num_items = int(config["num_items"])
+        seen = None if opts.get("include_seen") else self.seen_items(dataset, config, opts)
         item_ids = state.get("items")
         user_ids = state.get("users")
         block = max(1, 65536 // max(num_items, 1))
         for start in range(0, len(users), block):
             chunk = users[start : start + block]
-            scores = score_users(model, chunk, num_items)
-            best = np.argsort(-scores, axis=1)[:, :top_k]
+            scores = np.array(score_users(model, chunk, num_items), dtype="float64")
+            if seen is not None:
+                for row, user in enumerate(chunk):
+                    scores[row, seen[int(user)]] = -np.inf
+            best = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
             for row, user in enumerate(chunk):
+                top = [int(i) for i in best[row] if np.isfinite(scores[row, i])]
                 yield {
                     "user_id": user_ids[user] if user_ids else int(user),
-                    "items": [item_ids[i] if item_ids else int(i) for i in best[row]],
-                    "scores": [round(float(scores[row, i]), 6) for i in best[row]],
+                    "items": [item_ids[i] if item_ids else i for i in top],
+                    "scores": [round(float(scores[row, i]), 6) for i in top],
                 }
+
+    def seen_items(self, dataset: Dataset, config: Any, options: dict[str, Any]) -> Any:
+        """Items of each user in the training data and in ``dataset`` (a ``Grouped``)."""
+        import numpy as np
+
+        from zoo.tasks.ranking import Grouped
+
+        loader = options.get("training_data")
+        trained = loader() if callable(loader) else loader
+        users, items = [], []
+        for source in (trained, dataset):
+            x = getattr(source, "x", None)
+            if isinstance(x, dict) and {"user_id", "item_id"} <= set(x):
+                users.append(np.asarray(x["user_id"], dtype="int64").reshape(-1))
+                items.append(np.asarray(x["item_id"], dtype="int64").reshape(-1))
+        if not users:
+            return Grouped.build(np.zeros(0, "int64"), np.zeros(0, "int64"), config["num_users"])
+        return Grouped.build(np.concatenate(users), np.concatenate(items), config["num_users"])
