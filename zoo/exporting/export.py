@@ -105,7 +105,9 @@ def export(
     suffix = fmt.suffix
     dest = _destination(path, source.stem, format, suffix)
     replacing = _check_destination(dest, format, force)
-    x, sample_source = sample_batch(source.model, source.config, source.ref, samples)
+    x, sample_source = sample_batch(
+        source.model, source.config, source.ref, samples, data=source.data, state=source.state
+    )
 
     created = _make_parents(dest.parent)
     staged = dest.parent / f".{dest.name}.partial-{secrets.token_hex(4)}{suffix}"

@@ -86,9 +86,16 @@ def run_batched(artifact: Any, x: Any) -> Any:
 
 # -- sample batch ---------------------------------------------------------------------------
 def sample_batch(
-    model: Any, config: Config | None, ref: ModelRef | None, n: int = SAMPLES
+    model: Any,
+    config: Config | None,
+    ref: ModelRef | None,
+    n: int = SAMPLES,
+    *,
+    data: Any = None,
+    state: dict[str, Any] | None = None,
 ) -> tuple[Any, str]:
-    """The first ``n`` examples of the model's default dataset, else seeded random inputs.
+    """The first ``n`` examples of the model's data — ``data`` (a run's training data,
+    encoded with its ``state``), else its default dataset — else seeded random inputs.
 
     Falls back to synthetic inputs for a bare keras.Model, and when the plugin's dataset is
     unavailable or does not fit the model's inputs (the reason is in the returned text).
@@ -99,7 +106,7 @@ def sample_batch(
 
         try:
             hook = get_catalog().host.owner_hook(ref.plugin, "zoo_dataset")
-            dataset = hook(config=config, path=None, state=None)
+            dataset = hook(config=config, path=data, state=state if data is not None else None)
             x = _fit_inputs(model, dataset.x, n)
             keras_predict(model, x)  # ids beyond an embedding table fail here, not later
             return x, f"first {length(x)} examples of dataset '{dataset.name}'"

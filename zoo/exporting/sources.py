@@ -23,6 +23,8 @@ class Source:
     ref: ModelRef | None
     label: str  # what the user asked for, for messages
     stem: str  # default file name
+    data: Path | None = None  # a run's --data (None: the default dataset), for parity
+    state: dict[str, Any] | None = None  # its encoding state (class names, vocabulary...)
 
 
 def resolve_source(model_or_name: Any, config: Config | None) -> Source:
@@ -37,7 +39,8 @@ def resolve_source(model_or_name: Any, config: Config | None) -> Source:
         run_config = config if config is not None else model_or_name.config
         ref = get_catalog().resolve(run_config.model) if run_config is not None else None
         label = str(model_or_name.path)
-        return Source(model_or_name.model, run_config, ref, label, Path(label).name)
+        data, state = _run_data(Path(label))
+        return Source(model_or_name.model, run_config, ref, label, Path(label).name, data, state)
     if isinstance(model_or_name, keras.Model):
         ref = get_catalog().resolve(config.model) if config is not None else None
         name = model_or_name.name or "model"
@@ -68,6 +71,17 @@ def _run_type() -> type | None:
     except ImportError:
         return None
     return Run
+
+
+def _run_data(path: Path) -> tuple[Path | None, dict[str, Any] | None]:
+    """The data a run folder was trained on and its encoding state (parity samples it)."""
+    try:
+        from zoo import runs
+
+        run = runs.read_run(path)
+    except Exception:  # noqa: BLE001 - no readable run folder: the default dataset
+        return None, None
+    return (Path(run.data) if run.data else None), (run.state or None)
 
 
 def _pretrained_source(ref: ModelRef, text: str) -> Source:
@@ -119,4 +133,5 @@ def _run_source(path: Path) -> Source:
             f"{weights}: the weights do not fit model '{run.model}': {first_line(exc)}",
             "the run folder may be corrupt; re-run the training",
         ) from None
-    return Source(model, cfg, ref, str(path), path.resolve().name)
+    data = Path(run.data) if run.data else None
+    return Source(model, cfg, ref, str(path), path.resolve().name, data, run.state or None)
