@@ -120,7 +120,7 @@ def test_transformer_is_a_real_transformer() -> None:
         assert type(add).__name__ == "Add"
         sources = {type(op).__name__ for op in parents(add)}
         assert "Dropout" in sources  # the sub-layer output
-        assert sources & {"LayerNormalization", "TokenAndPositionEmbedding"}  # the skip path
+        assert sources & {"LayerNormalization", "Add"}  # the skip path (Add: the embedding sum)
     tokens = np.array([[5, 6, 7] + [0] * 45, [9] * 48], dtype="int32")
     probs = model.predict(tokens, verbose=0)
     assert probs.shape == (2, 2) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)

@@ -1,6 +1,7 @@
 """A Transformer encoder classifier (the seed's §4.5 "Transformer" is an LSTM by mistake).
 
-token + position embedding -> num_layers x [multi-head self-attention, feed-forward, each
+token + position embedding (``keras.layers`` and ``keras.ops`` only: the ``.keras``
+export loads without zoo) -> num_layers x [multi-head self-attention, feed-forward, each
 with a residual connection and layer norm] -> pooling -> softmax classifier. Token id 0 is
 padding and is masked out of attention and mean pooling.
 """
@@ -13,34 +14,19 @@ from keras import ops
 from zoo.plugin import Config
 
 
-@keras.saving.register_keras_serializable(package="zoo.transformer")
-class TokenAndPositionEmbedding(keras.layers.Layer):
-    """Sum of a learned token embedding and a learned position embedding."""
+def token_and_position_embedding(token_ids, config: Config):
+    """Sum of a learned token embedding and a learned position embedding.
 
-    def __init__(self, vocab_size: int, sequence_length: int, embed_dim: int, **kwargs):
-        super().__init__(**kwargs)
-        self.vocab_size = vocab_size
-        self.sequence_length = sequence_length
-        self.embed_dim = embed_dim
-        self.tokens = keras.layers.Embedding(vocab_size, embed_dim, name="tokens")
-        self.positions = keras.layers.Embedding(sequence_length, embed_dim, name="positions")
-
-    def build(self, input_shape):
-        self.tokens.build(input_shape)
-        self.positions.build((self.sequence_length,))
-        super().build(input_shape)
-
-    def call(self, token_ids):
-        positions = ops.arange(0, ops.shape(token_ids)[-1], dtype="int32")
-        return self.tokens(token_ids) + self.positions(positions)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "vocab_size": self.vocab_size,
-            "sequence_length": self.sequence_length,
-            "embed_dim": self.embed_dim,
-        }
+    Built from ``keras.layers`` and ``keras.ops`` only, so a ``.keras`` export loads with
+    plain Keras (safe mode, no zoo): the positions 0..length-1 are a cumulative sum of ones
+    over the ids, looked up in an ordinary ``Embedding`` of ``sequence_length`` rows.
+    """
+    tokens = keras.layers.Embedding(config.vocab_size, config.embed_dim, name="token_embedding")
+    positions = keras.layers.Embedding(
+        config.sequence_length, config.embed_dim, name="position_embedding"
+    )
+    position_ids = ops.cumsum(ops.ones_like(token_ids), axis=-1) - 1  # (batch, seq): 0, 1, ...
+    return keras.layers.Add(name="embedding")([tokens(token_ids), positions(position_ids)])
 
 
 def encoder_block(x, mask, config: Config, index: int, reg):
@@ -67,9 +53,7 @@ def encoder_block(x, mask, config: Config, index: int, reg):
 def build(config: Config) -> keras.Model:
     reg = keras.regularizers.L2(config.l2) if config.l2 else None
     token_ids = keras.Input(shape=(config.sequence_length,), dtype="int32", name="tokens")
-    x = TokenAndPositionEmbedding(
-        config.vocab_size, config.sequence_length, config.embed_dim, name="embedding"
-    )(token_ids)
+    x = token_and_position_embedding(token_ids, config)
     not_padding = ops.cast(ops.not_equal(token_ids, 0), "float32")  # (batch, seq)
     # (batch, seq, seq): query i may attend to key j when j is a real token.
     attention_mask = ops.expand_dims(not_padding, 1) * ops.expand_dims(
