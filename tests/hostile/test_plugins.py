@@ -25,25 +25,8 @@ from hostile.common import (
     good_hooks_with,
     hostile_plugin,
     marker_line,
-    plugins_on_path,
-    run_cli,
     zoo,
 )
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Path:
-    path = tmp_path / "site"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def cli(site: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
-    """Run ``zoo`` in this process with ``site``'s plugins installed (fast: TensorFlow is
-    imported once); the subprocess tests cover the console script itself."""
-    with plugins_on_path(site, monkeypatch):
-        yield lambda *args: run_cli(capsys, *args)
 
 
 def install_import_time_hazards(

@@ -38,6 +38,8 @@ import csv
 import io
 import math
 import re
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -344,7 +346,7 @@ def read_array_examples(path: Path, *, label_free_width: int | None = None) -> E
         try:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise DataError(
                 f"{path}: not a readable .npz archive ({exc})", "save it with numpy.savez"
             ) from None
@@ -370,7 +372,7 @@ def read_array_examples(path: Path, *, label_free_width: int | None = None) -> E
     if suffix == ".npy":
         try:
             x = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
             raise DataError(
                 f"{path}: not a readable .npy file ({exc})", "save it with numpy.save"
             ) from None
