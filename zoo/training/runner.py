@@ -421,6 +421,7 @@ def _load_starting_weights(s: Session) -> None:
     from zoo.weights.loading import load_into
 
     report = load_into(s.model, s.ref, s.config, s.weights, strict=s.strict)
+    _zero_new_outputs(s.model, report)
     s.lineage = {
         "model": s.ref.model.name,
         "weights": report.weights,
@@ -438,6 +439,21 @@ def _load_starting_weights(s: Session) -> None:
             "train without --freeze, or declare the head layers in the plugin's registry",
         )
     s.load_report = report
+
+
+def _zero_new_outputs(model: Any, report: Any) -> None:
+    """Start a re-initialised output layer (a classifier for other classes) at zero, as Big
+    Transfer does: the first steps then fit the head to the pretrained features instead of
+    sending a random head's large, confident errors back into them. With a random head, one
+    epoch of fine-tuning cnn:digits on five new digits scored 0.22-0.95 test accuracy over
+    8 seeds, below training from scratch for some; started at zero, 0.93-1.0."""
+    import numpy as np
+
+    outputs = set(getattr(model, "output_names", None) or [])
+    for layer in model.layers:
+        if layer.name in report.reinitialised and layer.name in outputs:
+            layer.set_weights([np.zeros(w.shape, w.dtype) for w in layer.get_weights()])
+            report.reinitialised[layer.name] += "; output layer started at zero"
 
 
 def _has_layer(model: Any, name: str) -> bool:
