@@ -1,4 +1,5 @@
-"""`zoo weights list|fetch|verify|path|hash`: the weights store. Never imports TensorFlow."""
+"""`zoo weights list|fetch|verify|path|hash|add|export`: the weights store; `add` publishes a
+run as weights, `export` writes weights for a static web server. Never imports TensorFlow."""
 
 from __future__ import annotations
 
@@ -53,10 +54,10 @@ def _record(model: str, entry: Any) -> dict[str, Any]:
 def list_cmd(name: str | None, as_json: bool) -> None:
     """List weight sets, of every model or of NAME (a model, NAME:TAG or a pattern)."""
     records = [_record(model, entry) for model, entry in _entries(name)]
-    if as_json:
     from zoo.cli.catalog_cmds import _warn_missing_models
 
     _warn_missing_models()  # a plugin whose registry is bad: its weights are not listed
+    if as_json:
         echo_json(records)
         return
     if not records:
@@ -177,3 +178,58 @@ def hash_cmd(file: str, name: str) -> None:
     click.echo(f'source = "{Path(file).name}"  # or https://..., package:<pkg>/<file>')
     click.echo(f'sha256 = "{digest}"')
     click.echo(f"size = {size}")
+
+
+@weights_group.command("add")
+@click.argument("run", type=click.Path())
+@click.option("--tag", required=True, help="Name of the new weight set (MODEL:TAG).")
+@click.option(
+    "--registry",
+    "registry",
+    type=click.Path(dir_okay=False),
+    help="User registry to write the entry into (default ./registry.toml, created if missing).",
+)
+@click.option("--force", is_flag=True, help="Replace existing weights of the same tag.")
+def add_cmd(run: str, tag: str, registry: str | None, force: bool) -> None:
+    """Publish the finished run RUN as weights MODEL:TAG.
+
+    Copies the run's final weights into the store's published area ($ZOO_HOME/published,
+    never cleaned like the download cache) and writes a weights entry — sha256, size, the
+    run's hyper-parameters, data, test metrics and lineage — into a user registry. Then
+    `zoo.load(MODEL, weights=TAG)` and `zoo train MODEL:TAG` use it like shipped weights.
+    """
+    from zoo.weights.publish import add_run
+
+    done = add_run(run, tag, registry=registry, force=force)
+    click.echo(
+        f"published {done.name}  {human_bytes(done.entry['size'])}  "
+        f"sha256:{done.entry['sha256'][:12]}  {done.file}"
+    )
+    click.echo(f"entry written to {done.registry}")
+    from pathlib import Path
+
+    if Path(done.registry).resolve() != Path("registry.toml").resolve():
+        click.echo(f"use it with `zoo --registry {done.registry} ...` or ZOO_REGISTRY")
+
+
+@weights_group.command("export")
+@click.argument("name")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the weights file and its registry.toml snippet.",
+)
+@click.option("--force", is_flag=True, help="Replace the same weights in the folder.")
+def export_cmd(name: str, to: str, force: bool) -> None:
+    """Write the file of NAME:TAG and a registry.toml snippet into a folder, to host the
+    weights on any static web server (the snippet's source is an https:// template)."""
+    from zoo.weights.publish import export_weights
+
+    done = export_weights(name, to, force=force)
+    click.echo(f"wrote {done.file} and {done.registry}")
+    click.echo(
+        f"upload {done.file.name} to a web server, then set `source` in {done.registry} to "
+        "its https:// URL"
+    )
