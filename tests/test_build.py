@@ -22,10 +22,22 @@ def weight_shapes(model: Any) -> list[tuple[int, ...]]:
     return [tuple(w.shape) for w in model.weights]
 
 
-def parents(op: Any) -> list[Any]:
-    """The operations whose outputs feed ``op`` (its first call)."""
-    node = op._inbound_nodes[0]
-    return [t._keras_history.operation for t in node.input_tensors]
+def parents(model: Any, op: Any) -> list[Any]:
+    """The layers whose outputs feed ``op`` (its first call), read from the functional
+    model's public config (each layer's ``inbound_nodes`` name the tensors' layers)."""
+    by_name = {op.name: op for op in model.operations}
+    entry = next(e for e in model.get_config()["layers"] if e["name"] == op.name)
+
+    def history(value: Any) -> list[str]:
+        if isinstance(value, dict):
+            if value.get("class_name") == "__keras_tensor__":
+                return [value["config"]["keras_history"][0]]
+            return [name for v in value.values() for name in history(v)]
+        if isinstance(value, (list, tuple)):
+            return [name for v in value for name in history(v)]
+        return []
+
+    return [by_name[name] for name in history(entry["inbound_nodes"][0])]
 
 
 @pytest.mark.parametrize("name", BUILTIN_MODELS)
@@ -116,9 +128,9 @@ def test_transformer_is_a_real_transformer() -> None:
     norms = [op for op in ops if isinstance(op, keras.layers.LayerNormalization)]
     assert len(attention) == 2 and len(norms) == 4
     for norm in norms:  # post-norm residual: LayerNorm(x + sublayer(x))
-        (add,) = parents(norm)
+        (add,) = parents(model, norm)
         assert type(add).__name__ == "Add"
-        sources = {type(op).__name__ for op in parents(add)}
+        sources = {type(op).__name__ for op in parents(model, add)}
         assert "Dropout" in sources  # the sub-layer output
         assert sources & {"LayerNormalization", "Add"}  # the skip path (Add: the embedding sum)
     tokens = np.array([[5, 6, 7] + [0] * 45, [9] * 48], dtype="int32")
