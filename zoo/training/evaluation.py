@@ -71,8 +71,9 @@ class Trained:
 
 def trained_model(name_or_run: str | Path) -> Trained:
     """The model of a name, name:tag or run folder, with weights and training data."""
-    if is_run_dir(name_or_run) or Path(name_or_run).is_dir():
-        record = read_run(name_or_run)  # a folder that is no run says so
+    folder = Path(name_or_run)
+    if is_run_dir(folder) or (folder.is_dir() and len(folder.parts) > 1):
+        record = read_run(name_or_run)  # a folder path that is no run says so
         ref = get_catalog().resolve(record.model)
         cfg = make_config(ref, [(f"{name_or_run}/run.toml", {**record.hparams, **record.train})])
         model = build_model(ref, cfg, compile=False)
