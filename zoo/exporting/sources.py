@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ExportError
-from zoo.exporting.formats import first_line
 
 if TYPE_CHECKING:
     from zoo.catalog import ModelRef
@@ -115,23 +114,14 @@ def _run_source(path: Path) -> Source:
     from zoo.building import build_model
     from zoo.catalog import get_catalog
     from zoo.catalog.config import make_config
+    from zoo.weights.loading import load_weights_file
 
+    # read_run says why a run cannot be used (unfinished, crashed, weights missing) and
+    # what to do; load_weights_file checks the file before reading it.
     run = runs.read_run(path)
-    weights = Path(run.weights_path) if run.weights_path else None
-    if weights is None or not weights.is_file():
-        raise ExportError(
-            f"{path}: the run has no final weights ({weights or 'model.weights.h5'} missing)",
-            "let the training finish, or resume it with `zoo train --resume`",
-        )
     ref = get_catalog().resolve(run.model)
     cfg = make_config(ref, [(f"run {path.name}", dict(run.hparams))])
     model = build_model(ref, cfg, compile=False)
-    try:
-        model.load_weights(str(weights))
-    except Exception as exc:  # noqa: BLE001 - h5 errors, shape mismatches
-        raise ExportError(
-            f"{weights}: the weights do not fit model '{run.model}': {first_line(exc)}",
-            "the run folder may be corrupt; re-run the training",
-        ) from None
+    load_weights_file(model, run.weights_path, f"run {path}")
     data = Path(run.data) if run.data else None
     return Source(model, cfg, ref, str(path), path.resolve().name, data, run.state or None)
