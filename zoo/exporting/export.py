@@ -109,7 +109,10 @@ def export(
         source.model, source.config, source.ref, samples, data=source.data, state=source.state
     )
 
-    created = _make_parents(dest.parent)
+    try:
+        created = _make_parents(dest.parent)
+    except OSError as exc:
+        raise _os_error(dest, exc) from exc
     staged = dest.parent / f".{dest.name}.partial-{secrets.token_hex(4)}{suffix}"
     try:
         _write(source, staged, fmt, batch)
@@ -117,11 +120,13 @@ def export(
         diff, tolerance = check_parity(source.model, artifact, x, format, fmt.tolerance)
         size = _size(staged)
         _commit(staged, dest, force)
-    except BaseException:
+    except BaseException as exc:
         _remove(staged)  # a failed export leaves nothing behind
         for folder in reversed(created):
             with contextlib.suppress(OSError):
                 folder.rmdir()
+        if isinstance(exc, OSError):  # a full disk, a read-only folder: one line
+            raise _os_error(dest, exc) from exc
         raise
     return ExportResult(
         path=dest,
@@ -216,9 +221,23 @@ def _destination(path: Any, stem: str, format: str, suffix: str) -> Path:
     return dest
 
 
+def _os_error(dest: Path, exc: OSError) -> ExportError:
+    return ExportError(
+        f"cannot write {dest}: {exc.strerror or exc}",
+        "choose another --output path (in a writable folder with free space)",
+    )
+
+
 def _check_destination(dest: Path, format: str, force: bool) -> bool:
+    folder = next((p for p in dest.parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise ExportError(
+            f"cannot write {dest}: {folder} is a file, not a folder", "choose another --output path"
+        )
     if not (dest.exists() or dest.is_symlink()):
         return False
+    if not (dest.is_file() or dest.is_dir()):  # a device or a pipe: never replaced
+        raise ExportError(f"{dest} is not a regular file", "choose another --output path")
     if not force:
         raise ExportError(f"{dest} already exists", "pass --force (force=True) to replace it")
     if dest.is_dir() and not (dest / "saved_model.pb").is_file():
@@ -280,6 +299,8 @@ def _write(source: Source, staged: Path, fmt: ExportFormat, batch: int | None) -
     except ZooError:
         raise
     except Exception as exc:  # noqa: BLE001 - converter errors of every kind
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # a full disk, a read-only folder: export() names the destination
         raise ExportError(
             f"{format} export of {source.label} failed: {first_line(exc)}",
             _write_hint(format),

@@ -190,8 +190,9 @@ class Task:
 
         keys = dataset.keys
         index = 0
-        for x_batch in evaluation_stream(dataset.x, None, batch_size=batch_size):
-            out = model.predict_on_batch(x_batch)
+        for batch in evaluation_stream(dataset.x, None, batch_size=batch_size):
+            x_batch = batch[0] if isinstance(batch, tuple) and len(batch) == 1 else batch
+            out = model.predict_on_batch(x_batch)  # inputs, not a 1-tuple: no Keras warning
             outputs = out if isinstance(out, (list, tuple, dict)) else [out]
             if isinstance(outputs, dict):
                 outputs = list(outputs.values())

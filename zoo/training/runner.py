@@ -249,9 +249,11 @@ def open_run_folder(session: Session, output: str | Path | None, resume: Any) ->
             for folder in [session.run_dir, *missing]:
                 with contextlib.suppress(OSError):
                     folder.rmdir()  # only the empty folders this run created
-        where = exc.filename or session.run_dir or target
+        where = Path(exc.filename or session.run_dir or target)
+        blocker = next((p for p in (where, *where.parents) if p.is_file()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror or str(exc)
         raise RunError(
-            f"cannot write the run folder: {where}: {exc.strerror or exc}",
+            f"cannot write the run folder {session.run_dir or target}: {why}",
             "choose a writable --output folder with free space",
         ) from exc
 
