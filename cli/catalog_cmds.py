@@ -142,6 +142,8 @@ def info_cmd(name: str, as_json: bool) -> None:
             f"  {card['name']}:{w['name']}  {w.get('dataset', '')}  {metrics}  "
             f"{human_bytes(w['size'])}  sha256:{w['sha256'][:12]}"
         )
+        if w.get("lineage"):  # published from a run by `zoo weights add`
+            click.echo(f"    {w.get('description') or 'from run ' + w['lineage'].get('run', '?')}")
 
 
 def _value(value: object) -> str:

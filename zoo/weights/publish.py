@@ -186,10 +186,17 @@ def export_weights(
     folder = Path(to).expanduser()
     if folder.exists() and not folder.is_dir():
         raise WeightsError(f"--to {folder} is a file, not a folder", "give a folder")
-    filename = f"{ref.model.name}-{ref.weights.name}.weights.h5"
+    path = fetch(ref.weights, label)  # verified (downloaded into the cache if needed)
+    sha256, size = file_digest(path)
+    suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix or ".h5"
+    filename = f"{ref.model.name}-{ref.weights.name}{suffix}"
     target = folder / filename
-    entry = ref.weights.to_dict()
-    entry["source"] = url or URL_TEMPLATE.format(file=filename)
+    entry = {
+        **ref.weights.to_dict(),
+        "source": url or URL_TEMPLATE.format(file=filename),
+        "sha256": sha256,  # pinned, even where the upstream gave only a weaker hash
+        "size": size,
+    }
     snippet = folder / "registry.toml"
     data, text = _read_registry(snippet)
     old = _find(data, ref.model.name, ref.weights.name)
@@ -198,15 +205,17 @@ def export_weights(
             f"{snippet} already has other weights {label}",
             "export to another folder, or pass --force to replace them",
         )
-    if target.exists() and file_digest(target) != (entry["sha256"], entry["size"]) and not force:
+    if target.exists() and file_digest(target) != (sha256, size) and not force:
         raise WeightsError(
             f"{target} exists with other content", "pass --force to replace it, or use --to"
         )
     header = _SNIPPET_HEADER.format(file=filename) if not text.strip() else ""
-    new_text = _updated_registry(snippet, text, ref.model.name, entry, header=header)
-    path = fetch(ref.weights, label)  # verified against sha256 and size
+    if old == entry:  # exported before: the snippet stays as it is
+        new_text = text
+    else:
+        new_text = _updated_registry(snippet, text, ref.model.name, entry, header=header)
     folder.mkdir(parents=True, exist_ok=True)
-    _copy_verified(path, target, entry["sha256"], entry["size"], label, replace=True)
+    _copy_verified(path, target, sha256, size, label, replace=True)
     _write_text(snippet, new_text)
     return Published(label, target, snippet, entry)
 
