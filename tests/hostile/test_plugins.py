@@ -254,3 +254,41 @@ def test_an_error_in_a_callback_a_plugin_returned_names_the_plugin(
     code, out, err = cli("train", "mlp", *TINY, "--output", str(tmp_path / "run"))
     line = assert_one_line_error(code, err, "plugin 'cbfail'", "RuntimeError: callback exploded")
     assert "during zoo_train" in line
+
+
+def test_a_task_hook_error_names_the_plugin_that_declares_the_task(
+    site: Path, tmp_path: Path, cli
+) -> None:
+    source = good_hooks_with() + (
+        "\n\n@hookimpl\ndef zoo_tasks():\n    raise LookupError('task table missing')\n"
+    )
+    hostile_plugin(site, "badtask", source)
+    registry = site / "zoo_badtask" / "registry.toml"
+    text = registry.read_text().replace('task = "tabular-classification"', 'task = "oddtask"')
+    registry.write_text(text + '\n[tasks.oddtask]\nsummary = "a task whose code breaks"\n')
+    code, out, err = cli("train", "badtask-model", *TINY, "--output", str(tmp_path / "r"))
+    assert_one_line_error(
+        code, err, "plugin 'badtask'", "zoo_tasks raised LookupError: task table missing"
+    )
+    assert not (tmp_path / "r").exists()
+    code, out, err = cli("info", "mlp")
+    assert code == 0, err
+
+
+def test_an_export_hook_error_is_one_line_and_leaves_nothing(
+    site: Path, tmp_path: Path, cli
+) -> None:
+    source = good_hooks_with() + (
+        "\n\n@hookimpl\ndef zoo_export(model, path, format, config, batch_size):\n"
+        "    open(path, 'w').write('half')\n"
+        "    raise RuntimeError('converter exploded')\n"
+    )
+    hostile_plugin(site, "badexport", source)
+    out_dir = tmp_path / "exports"
+    code, out, err = cli(
+        "export", "badexport-model", "--format", "keras", "--output", str(out_dir / "m.keras")
+    )
+    assert_one_line_error(
+        code, err, "plugin 'badexport'", "zoo_export raised RuntimeError: converter exploded"
+    )
+    assert not out_dir.exists()  # neither the staged half-written file nor the folder
