@@ -247,7 +247,10 @@ class PluginHost:
         self.records[name] = record
 
     def load_all(self) -> None:
-        """Import every usable plugin (``zoo plugins --check``); broken ones are recorded."""
+        """Import every usable plugin (``zoo plugins --check``); broken ones are recorded.
+
+        This imports even plugins nothing else would: one that calls ``os._exit`` at import
+        ends the command with its exit code (disable it with ``ZOO_DISABLE_PLUGINS``)."""
         for record in list(self.records.values()):
             if record.status == "ok" and not record.loaded:
                 try:
