@@ -202,10 +202,19 @@ def predict_cmd(
             click.echo(f"{key}: {row['label']} ({row['probability']:.3f})")
         elif "value" in row:
             click.echo(f"{key}: {row['value']:.4f}")
-        else:
-            click.echo(f"{key}: {row.get('values')}")
+        else:  # a task's own columns (a forecast's step_1..step_H, ...), as they come
+            rest = {k: v for k, v in row.items() if k not in ("index", columns[1])}
+            click.echo(f"{key}: " + ", ".join(f"{k}={_short(v)}" for k, v in rest.items()))
     if len(rows) > 50:
         click.echo(f"... {len(rows) - 50} more (use --output FILE)")
 
 
 _VALUES = ("label", "probability", "top", "value", "values")
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    return str(value)

@@ -61,8 +61,8 @@ class DistributedLoop:
         self.model = model
         self.config = config
         self.loss_fn = per_example_loss(model.loss)
-        self.train_metrics = task.metrics()
-        self.val_metrics = task.metrics()
+        self.train_metrics = task.metrics(config)
+        self.val_metrics = task.metrics(config)
         self.replicas = float(self.strategy.num_replicas_in_sync)
         self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
         self._eval_step = tf.function(self._local_eval_step, reduce_retracing=True)
