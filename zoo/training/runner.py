@@ -21,7 +21,7 @@ from zoo.catalog import ModelRef, get_catalog
 from zoo.catalog.config import make_config
 from zoo.catalog.hparams import Config
 from zoo.data.dataset import Dataset, Splits
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, WeightsError
 from zoo.runs import (
     METRICS_FILE,
     OWNER_KEYS,
@@ -423,6 +423,7 @@ def _load_starting_weights(s: Session) -> None:
     from zoo.weights.loading import load_into
 
     report = load_into(s.model, s.ref, s.config, s.weights, strict=s.strict)
+    _drop_head_of_other_classes(s, report)
     _zero_new_outputs(s.model, report)
     s.lineage = {
         "model": s.ref.model.name,
@@ -441,6 +442,45 @@ def _load_starting_weights(s: Session) -> None:
             "train without --freeze, or declare the head layers in the plugin's registry",
         )
     s.load_report = report
+
+
+def _drop_head_of_other_classes(s: Session, report: Any) -> None:
+    """An output layer loaded from weights trained on other classes (same number, other
+    names: digits 0-4 -> 5-9) would predict the old classes: re-initialise it like a head
+    whose shape changed (refused with ``strict``). Known for a run folder (its data state)
+    and for weights published from a run (their lineage); other weights are kept as they are."""
+    new = list((s.dataset.state if s.dataset else {}).get("class_names") or [])
+    old = _starting_class_names(s, report)
+    if not new or not old or new == old:
+        return
+    why = f"trained on the classes {_names(old)}, the data has {_names(new)}"
+    if s.strict:
+        raise WeightsError(
+            f"weights {report.weights} were {why}", "drop --strict to re-initialise the classifier"
+        )
+    outputs = set(getattr(s.model, "output_names", None) or [])
+    for name in [name for name in report.loaded if name in outputs]:
+        report.loaded.remove(name)
+        report.reinitialised[name] = why
+
+
+def _starting_class_names(s: Session, report: Any) -> list[str]:
+    import json
+
+    entry = s.ref.model.weights.get(str(s.weights))
+    if entry is not None:  # a tag: weights published from a run record their classes
+        return list(entry.lineage.get("class_names", []))
+    state = Path(report.path).with_name(STATE_FILE)  # a run folder's model.weights.h5
+    if Path(report.path).name == "model.weights.h5" and state.is_file():
+        try:
+            return list(json.loads(state.read_text(encoding="utf-8")).get("class_names") or [])
+        except (OSError, ValueError, AttributeError):
+            return []
+    return []
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:4]) + (f" (+{len(names) - 4})" if len(names) > 4 else "")
 
 
 def _zero_new_outputs(model: Any, report: Any) -> None:

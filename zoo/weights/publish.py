@@ -130,6 +130,7 @@ def _entry(
         "finished": run.get("finished"),
         "epochs_run": epochs,
         "split": run.get("split"),
+        "class_names": list((record.state or {}).get("class_names") or []),  # what it predicts
         "train": dict(record.train),
         "finetune": finetune or None,
     }
