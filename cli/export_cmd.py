@@ -70,6 +70,9 @@ def export_cmd(
     click.echo(
         f"  parity        max |diff| {result.max_abs_diff:.3g} <= tolerance "
         f"{result.tolerance:g} on {result.sample_source}"
+        + ("; also in a fresh interpreter without zoo" if result.fresh_interpreter else "")
     )
+    if result.metadata:
+        click.echo(f"  metadata      {result.metadata}")
     for note in result.notes:
         click.echo(f"  note          {note}")

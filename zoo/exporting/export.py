@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ExportError, PluginError, ZooError
 from zoo.exporting.builtin import BUILTIN_FORMATS, write_builtin_format
-from zoo.exporting.formats import SUFFIXES, Artifact, TensorInfo, first_line
+from zoo.exporting.formats import (
+    SUFFIXES,
+    Artifact,
+    TensorInfo,
+    first_line,
+    is_savedmodel,
+    to_versioned_layout,
+)
+from zoo.exporting.fresh import FRESH_FORMATS, fresh_artifact, keras_modules
+from zoo.exporting.metadata import Placement, build_metadata, sidecar_path, write_metadata
 from zoo.exporting.parity import SAMPLES, check_parity, length, sample_batch
 from zoo.exporting.record import ExportFormat
 from zoo.exporting.sources import Source, resolve_source
@@ -49,6 +58,8 @@ class ExportResult:
     source: str
     replaced: bool = False
     notes: list[str] = field(default_factory=list)
+    metadata: str | None = None  # where the metadata (data state, signature...) was written
+    fresh_interpreter: bool = False  # parity also checked in a new process without zoo
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +76,8 @@ class ExportResult:
             "source": self.source,
             "replaced": self.replaced,
             "notes": list(self.notes),
+            "metadata": self.metadata,
+            "fresh_interpreter": self.fresh_interpreter,
         }
 
 
@@ -113,15 +126,28 @@ def export(
         created = _make_parents(dest.parent)
     except OSError as exc:
         raise _os_error(dest, exc) from exc
+    metadata = build_metadata(source, format)
     staged = dest.parent / f".{dest.name}.partial-{secrets.token_hex(4)}{suffix}"
+    placement: Placement | None = None
     try:
         _write(source, staged, fmt, batch)
+        if format == "savedmodel":
+            to_versioned_layout(staged)  # a plugin's own zoo_export may write a flat one
+        placement = write_metadata(staged, format, metadata)
         artifact = _reload(staged, fmt, source.model)
         diff, tolerance = check_parity(source.model, artifact, x, format, fmt.tolerance)
+        if format in FRESH_FORMATS:  # the artifact must stand alone: no zoo in the process
+            modules = keras_modules(source.ref, source.model)
+            fresh = fresh_artifact(staged, format, x, artifact.batch_size, modules, source.label)
+            diff = max(diff, check_parity(source.model, fresh, x, format, fmt.tolerance)[0])
         size = _size(staged)
         _commit(staged, dest, force)
+        if placement.sidecar is not None:
+            os.replace(placement.sidecar, sidecar_path(dest))
     except BaseException as exc:
         _remove(staged)  # a failed export leaves nothing behind
+        if placement is not None and placement.sidecar is not None:
+            _remove(placement.sidecar)
         for folder in reversed(created):
             with contextlib.suppress(OSError):
                 folder.rmdir()
@@ -141,8 +167,16 @@ def export(
         batch_size=artifact.batch_size if format != "keras" else None,
         source=source.label,
         replaced=replacing,
-        notes=notes,
+        notes=notes + _layout_notes(format, dest),
+        metadata=placement.describe(dest),
+        fresh_interpreter=format in FRESH_FORMATS,
     )
+
+
+def _layout_notes(format: str, dest: Path) -> list[str]:
+    if format != "savedmodel":
+        return []
+    return [f"TF Serving layout: version 1 in {dest / '1'}; serve with --model_base_path={dest}"]
 
 
 def formats() -> dict[str, str]:
@@ -240,7 +274,7 @@ def _check_destination(dest: Path, format: str, force: bool) -> bool:
         raise ExportError(f"{dest} is not a regular file", "choose another --output path")
     if not force:
         raise ExportError(f"{dest} already exists", "pass --force (force=True) to replace it")
-    if dest.is_dir() and not (dest / "saved_model.pb").is_file():
+    if dest.is_dir() and not is_savedmodel(dest):
         raise ExportError(
             f"{dest} is a folder that is not a SavedModel; refusing to replace it",
             "choose another --output path",

@@ -28,6 +28,9 @@ TOLERANCES = {"keras": 1e-5, "savedmodel": 1e-4, "onnx": 1e-4, "litert": 1e-3}
 # static batch of 1 because a dynamic batch makes the converter emit Flex (TensorList) ops
 # for recurrent layers that the LiteRT interpreter cannot run.
 DEFAULT_BATCH = {"keras": None, "savedmodel": None, "onnx": None, "litert": 1}
+# A SavedModel export is a model folder holding version folders, as TF Serving expects
+# (--model_base_path=NAME serves NAME/<highest version>/).
+SAVEDMODEL_VERSION = "1"
 
 
 @dataclass
@@ -83,9 +86,10 @@ def write(model: Any, path: Path, format: str, batch_size: int | None) -> Path:
     """Write ``model`` to ``path`` (which carries the format's suffix) with Keras' own code."""
     if format == "keras":
         model.save(str(path))
-    elif format == "savedmodel":
+    elif format == "savedmodel":  # TF Serving's layout: NAME/1/saved_model.pb
+        path.mkdir(parents=True, exist_ok=True)
         model.export(
-            str(path),
+            str(path / SAVEDMODEL_VERSION),
             format="tf_saved_model",
             input_signature=tensor_specs(model, batch_size),
             verbose=False,
@@ -194,7 +198,7 @@ def _load_keras(path: Path) -> Artifact:
 def _load_savedmodel(path: Path) -> Artifact:
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(path))
+    loaded = tf.saved_model.load(str(savedmodel_version_dir(path)))
     fn = loaded.signatures["serving_default"]
     _, kwargs = fn.structured_input_signature
     inputs = [TensorInfo(k, _shape(s.shape), s.dtype.name) for k, s in sorted(kwargs.items())]
@@ -290,6 +294,45 @@ def _litert_error(exc: BaseException) -> ExportError:
         f"the LiteRT interpreter failed to run the exported model: {first_line(exc)}",
         "export with a static batch size (--batch-size 1)",
     )
+
+
+# -- SavedModel folders ---------------------------------------------------------------------
+def savedmodel_version_dir(path: Path) -> Path:
+    """The folder holding ``saved_model.pb``: ``path`` itself for a flat SavedModel, else
+    its highest numbered version folder (``NAME/1``), else ``NAME/1`` to be written."""
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = _versions(path)
+    return versions[-1] if versions else path / SAVEDMODEL_VERSION
+
+
+def is_savedmodel(path: Path) -> bool:
+    """A flat SavedModel folder, or a model folder of numbered SavedModel versions."""
+    path = Path(path)
+    return (path / "saved_model.pb").is_file() or bool(_versions(path))
+
+
+def to_versioned_layout(path: Path) -> None:
+    """Move a flat SavedModel (written by a plugin's own ``zoo_export``) into ``path/1/``."""
+    import shutil
+
+    path = Path(path)
+    if not (path / "saved_model.pb").is_file():
+        return
+    version = path / f".{SAVEDMODEL_VERSION}.moving"
+    version.mkdir()
+    for item in list(path.iterdir()):
+        if item != version:
+            shutil.move(str(item), str(version / item.name))
+    version.rename(path / SAVEDMODEL_VERSION)
+
+
+def _versions(path: Path) -> list[Path]:
+    if not path.is_dir():
+        return []
+    found = [p for p in path.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    return sorted(found, key=lambda p: int(p.name))
 
 
 # -- helpers -------------------------------------------------------------------------------
