@@ -503,3 +503,16 @@ def test_exported_artifacts_with_their_metadata_give_zoo_predicts_labels(
             assert (dest / "1" / "saved_model.pb").is_file()
         got = json.loads(_fresh_python(READ_IMAGES + runtime, str(dest), *files))
         assert got == expected, fmt
+
+
+@pytest.mark.slow
+def test_zoo_worker_trains_with_the_train_command_a_user_types(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proc = subprocess.run(
+        [*ZOO_CMD, "worker", "-n", "2", "train", "cnn-small", "--epochs", "1", "--quiet",
+         "--set", "max_examples=64", "--output", str(run)],
+        env=clean_env(), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-2000:])
+    assert "unexpected extra argument" not in proc.stdout + proc.stderr
+    assert json.loads((run / "metrics.json").read_text())["distribution"]["workers"] == 2
