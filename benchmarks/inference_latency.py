@@ -66,7 +66,7 @@ def runners(model: Any, folder: Path, x: dict[int, Any]) -> dict[str, dict[int, 
     }
 
     saved = zoo.export(model, folder / "cnn_savedmodel", format="savedmodel")
-    serve = tf.saved_model.load(str(saved.path)).signatures["serving_default"]
+    serve = tf.saved_model.load(str(saved.path / "1")).signatures["serving_default"]  # NAME/1/
     table["SavedModel"] = {b: (lambda b=b: serve(**{name: tf.constant(x[b])})) for b in BATCHES}
 
     try:
