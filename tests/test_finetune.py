@@ -30,18 +30,18 @@ import zoo.catalog
 from zoo.cli.main import main
 from zoo.weights.store import file_digest
 
-WORDS = {5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+WORDS = dict(enumerate("zero one two three four five six seven eight nine".split()))
 QUIET = {"verbose": False, "early_stopping": False}
 
 
-def write_digit_folder(root: Path, per_class: int) -> Path:
-    """``root/<word>/<i>.png``: the first ``per_class`` 8x8 images of each digit 5-9."""
+def write_digit_folder(root: Path, per_class: int, digits: range = range(5, 10)) -> Path:
+    """``root/<word>/<i>.png``: the first ``per_class`` 8x8 images of each of ``digits``."""
     from PIL import Image
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    for digit, word in WORDS.items():
-        folder = root / word
+    for digit in digits:
+        folder = root / WORDS[digit]
         folder.mkdir(parents=True, exist_ok=True)
         for i, image in enumerate(bunch.images[bunch.target == digit][:per_class]):
             pixels = (image * (255 / 16)).round().astype("uint8")
@@ -189,6 +189,32 @@ def test_frozen_epochs_train_only_the_head(digits_5_9: Path, tmp_path: Path) -> 
     schedule = json.loads((run_dir / "metrics.json").read_text())["finetune"]
     assert schedule["freeze"] == "backbone" and schedule["freeze_epochs"] == 2
     assert schedule["finetune_learning_rate"] == pytest.approx(0.0002)  # lr 0.002 / 10
+
+
+@pytest.mark.slow
+def test_a_head_trained_on_other_classes_starts_afresh(
+    digits_5_9: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Weights of a 5-class run on digits 0-4 fine-tuned on digits 5-9: same shapes, but the
+    classifier predicts other classes, so it is re-initialised (an error with --strict);
+    on the same classes it is kept."""
+    zero_four = write_digit_folder(tmp_path / "digits-0-4", per_class=20, digits=range(5))
+    source = zoo.train("cnn-small", zero_four, epochs=1, output=tmp_path / "src", **QUIET)
+    tuned = zoo.train(
+        "cnn-small", digits_5_9, weights=source.path, epochs=1, output=tmp_path / "new", **QUIET
+    )
+    start = tuned.metrics["finetune"]["weights"]
+    assert start["reinitialised"] == ["classifier"] and start["loaded"] == 3
+    same = zoo.train(
+        "cnn-small", zero_four, weights=source.path, epochs=1, output=tmp_path / "same", **QUIET
+    )
+    assert same.metrics["finetune"]["weights"]["reinitialised"] == []
+
+    output = tmp_path / "strict"
+    args = ["train", "cnn-small", "--weights", str(source.path), "--data", str(digits_5_9)]
+    code, _, err = _cli([*args, "--strict", "--output", str(output), "--quiet"], capsys)
+    _one_error_line(code, err, "trained on the classes")
+    assert not output.exists()
 
 
 _KILLED_RUN = """
