@@ -59,6 +59,10 @@ FORMATS = ("keras", "savedmodel", "onnx", "litert")
 CROSS_HOOKS = ("zoo_tasks", "zoo_export_formats", "zoo_callbacks", "zoo_cli_commands")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+MD5_RE = re.compile(r"^[0-9a-f]{32}$")
+# Weight file formats: Keras 3 weights-only files, and the legacy weights-only .h5 layout of
+# keras.applications' files (layer_names/weight_names attributes, no model config).
+WEIGHT_FORMATS = ("weights.h5", "keras-legacy-h5")
 
 _ARCH_KEYS = {
     "plugin": str,
@@ -93,6 +97,8 @@ _WEIGHT_KEYS = {
     "source": str,
     "sha256": str,
     "size": int,
+    "md5": str,
+    "format": str,
     "dataset": str,
     "license": str,
     "metrics": dict,
@@ -104,16 +110,22 @@ _WEIGHT_KEYS = {
 _CONFIG_ATTRS = frozenset(
     ("model", "architecture", "values", "specs", "train", "get", "keys", "items", "to_dict")
 )
-_WEIGHT_REQUIRED = ("name", "source", "sha256", "size")
+_WEIGHT_REQUIRED = ("name", "source")
 _TYPE_NAMES = {str: "a string", list: "an array", dict: "a table", int: "an integer"}
 
 
 @dataclass
 class WeightsEntry:
+    """A weight set. Its file is pinned by ``sha256`` and ``size``; an upstream file whose
+    publisher gives only a hash (``md5``, or ``sha256`` without ``size``) is verified by that
+    hash on download and pinned by the store's cache manifest from then on (``pinned``)."""
+
     name: str
     source: str
-    sha256: str
-    size: int
+    sha256: str = ""
+    size: int | None = None
+    md5: str = ""
+    format: str = "weights.h5"  # or "keras-legacy-h5" (see WEIGHT_FORMATS)
     dataset: str = ""
     license: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
@@ -126,6 +138,11 @@ class WeightsEntry:
         out = {k: v for k, v in self.__dict__.items() if v not in ("", {}, None)}
         out.pop("origin", None)
         return out
+
+    @property
+    def pinned(self) -> bool:
+        """Whether the registry pins the file itself (full sha256 and size)."""
+        return bool(self.sha256) and self.size is not None
 
 
 @dataclass
@@ -228,19 +245,55 @@ def parse_weights(raw: Any, where: str, origin: str) -> WeightsEntry:
         if key not in raw:
             raise RegistryError(f"{where}: missing '{key}'", f"every weights entry needs {key}")
     _check_name(raw["name"], where)
-    if not SHA_RE.match(raw["sha256"]):
+    if "sha256" in raw and not SHA_RE.match(raw["sha256"]):
         raise RegistryError(
             f"{where}: sha256 '{raw['sha256']}' is not a full digest",
             "expected 64 lower-case hex characters",
         )
-    if raw["size"] <= 0:
+    if "md5" in raw and not MD5_RE.match(raw["md5"]):
+        raise RegistryError(
+            f"{where}: md5 '{raw['md5']}' is not an MD5 digest",
+            "expected 32 lower-case hex characters",
+        )
+    if "size" in raw and raw["size"] <= 0:
         raise RegistryError(f"{where}: size {raw['size']} is not positive", "expected bytes > 0")
+    if raw.get("format", WEIGHT_FORMATS[0]) not in WEIGHT_FORMATS:
+        raise RegistryError(
+            f"{where}: format '{raw['format']}' is not a weights format",
+            "expected one of " + ", ".join(WEIGHT_FORMATS),
+        )
+    _check_digests(raw, where)
     metrics = raw.get("metrics", {})
     for key, value in metrics.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RegistryError(f"{where}: metrics.{key} is {value!r}", "expected a number")
     parse_source(raw["source"], origin, where)  # a bad source breaks only this registry
     return WeightsEntry(**{**raw, "metrics": dict(metrics)}, origin=origin)
+
+
+def _check_digests(raw: Mapping[str, Any], where: str) -> None:
+    """sha256 + size pin a file; an https:// upstream file may give only the hash its
+    publisher gives (md5, or sha256 without size): the store pins it on first download."""
+    if "sha256" in raw and "size" in raw:
+        if "md5" in raw:
+            raise RegistryError(f"{where}: both md5 and sha256 + size", "keep sha256 and size")
+        return
+    if "size" in raw:
+        raise RegistryError(f"{where}: size without sha256", "add the file's sha256")
+    if "sha256" not in raw and "md5" not in raw:
+        raise RegistryError(
+            f"{where}: missing 'sha256' and 'size'",
+            "every weights entry needs sha256 and size (`zoo weights hash FILE`), or, for a "
+            "file downloaded from its publisher, the md5 or sha256 it publishes",
+        )
+    if "sha256" in raw and "md5" in raw:
+        raise RegistryError(f"{where}: both md5 and sha256", "give the one the publisher gives")
+    if not str(raw["source"]).strip().lower().startswith(("https://", "http://")):
+        raise RegistryError(
+            f"{where}: missing 'size' (only a file downloaded from its publisher's http(s) "
+            "URL may give just the publisher's hash)",
+            "give the file's sha256 and size (`zoo weights hash FILE`)",
+        )
 
 
 # ------------------------------------------------------------------------ weights sources

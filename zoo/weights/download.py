@@ -14,14 +14,16 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from zoo import __version__
 from zoo.errors import WeightsError
 
 _CHUNK = 1 << 16
+T = TypeVar("T")
 
 
 def timeout() -> float:
@@ -56,6 +58,31 @@ def download(
         tmp.unlink(missing_ok=True)
 
 
+def download_unpinned(
+    url: str,
+    target: Path,
+    max_size: int,
+    label: str,
+    progress: bool | None,
+    check: Callable[[Path], T],
+) -> T:
+    """Fetch ``url``, whose size and sha256 are not known beforehand (at most ``max_size``
+    bytes), into ``target``: ``check(temporary file)`` verifies it (raising WeightsError)
+    before the rename, and its result is returned."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _copy(url, out, max_size, label, progress)
+            out.flush()
+            os.fsync(out.fileno())
+        result = check(tmp)
+        os.replace(tmp, target)
+        return result
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _copy(url: str, out: BinaryIO, size: int, label: str, progress: bool | None) -> tuple[str, int]:
     request = urllib.request.Request(url, headers={"User-Agent": f"keras-zoo/{__version__}"})
     digest = hashlib.sha256()
@@ -70,8 +97,10 @@ def _copy(url: str, out: BinaryIO, size: int, label: str, progress: bool | None)
             if progress:
                 import click
 
+                announced = response.headers.get("Content-Length", "")
+                length = min(size, int(announced)) if announced.isdigit() else size
                 bar = stack.enter_context(
-                    click.progressbar(length=size, label=f"fetching {label}", file=sys.stderr)
+                    click.progressbar(length=length, label=f"fetching {label}", file=sys.stderr)
                 )
             while chunk := response.read(_CHUNK):
                 written += len(chunk)

@@ -66,6 +66,7 @@ class _Weights:
     label: str
     path: Path
     layers: list[tuple[str, Mapping[str, Any]]]  # config layers describing the source model
+    legacy: bool = False  # Keras' legacy weights-only .h5 layout (keras.applications files)
 
 
 def load(
@@ -85,7 +86,7 @@ def load(
     ``strict=True``, raise WeightsError). The report is ``model.zoo_load_report``.
     """
     ref, spec = _resolve(name, weights)
-    check_weights_file(spec.path, spec.label)
+    check_weights_file(spec.path, spec.label, legacy=spec.legacy)
 
     from zoo.building import build_model
     from zoo.catalog.config import make_config
@@ -111,7 +112,7 @@ def load_into(
     folder) into an already built ``model`` of ``ref`` with ``config`` — the same checks
     and head adaptation as :func:`load`. Used by fine-tuning (``zoo train NAME:TAG``)."""
     source_ref, spec = _resolve(ref.model.name, weights)
-    check_weights_file(spec.path, spec.label)
+    check_weights_file(spec.path, spec.label, legacy=spec.legacy)
     report = _load_spec(model, source_ref, spec, config, strict, "the data's hyper-parameters")
     from zoo.weights.store import file_digest
 
@@ -209,8 +210,9 @@ def _entry_weights(ref: ModelRef) -> tuple[ModelRef, _Weights]:
 
     assert ref.weights is not None
     label = f"{ref.model.name}:{ref.weights.name}"
+    legacy = ref.weights.format == "keras-legacy-h5"
     # make_config applies ref.weights.hparams itself.
-    return ref, _Weights(label=label, path=fetch(ref.weights, label), layers=[])
+    return ref, _Weights(label=label, path=fetch(ref.weights, label), layers=[], legacy=legacy)
 
 
 def _is_run(path: str | os.PathLike[str]) -> bool:
@@ -279,9 +281,13 @@ def _h5_reason(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def check_weights_file(path: Path, label: str = "") -> list[H5Dataset]:
+def check_weights_file(path: Path, label: str = "", *, legacy: bool = False) -> list[H5Dataset]:
     """Refuse anything but a readable Keras 3 weights-only ``.weights.h5`` file, and
     return the datasets it declares — reading metadata only, never an array.
+
+    ``legacy`` (a registry entry with ``format = "keras-legacy-h5"``: Keras' ImageNet files)
+    accepts Keras' legacy weights-only ``.h5`` layout instead: ``layer_names`` and each
+    layer's ``weight_names`` attributes, no model config. Keras loads it in layer order.
 
     A full model (``.keras`` archive, or an ``.h5`` with a model config) is never
     deserialised; links to other files, external or virtual datasets are refused; a
@@ -319,7 +325,14 @@ def check_weights_file(path: Path, label: str = "") -> list[H5Dataset]:
                     "loads weights only, never a full model file (it could carry code)",
                     _FIX_FORMAT,
                 )
-            if "layers" not in f and "vars" not in f:
+            if legacy:
+                if not any(k.startswith("layer_names") for k in f.attrs):
+                    raise WeightsError(
+                        f"{label}: {path.name} is not a legacy Keras weights file (no "
+                        "'layer_names' attribute)",
+                        "the registry entry declares format = 'keras-legacy-h5'; fix it",
+                    )
+            elif "layers" not in f and "vars" not in f:
                 raise WeightsError(
                     f"{label}: {path.name} is not a Keras 3 weights file (no 'layers' group)",
                     "re-save it with Keras 3: model.save_weights('name.weights.h5')",
@@ -329,7 +342,12 @@ def check_weights_file(path: Path, label: str = "") -> list[H5Dataset]:
         raise
     except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
         raise _damaged(label, path, _h5_reason(exc)) from None
-    if not path.name.endswith(WEIGHTS_SUFFIX):
+    if legacy and (not path.name.endswith(".h5") or path.name.endswith(WEIGHTS_SUFFIX)):
+        raise WeightsError(
+            f"{label}: {path.name}: a legacy weights file must end in .h5, not {WEIGHTS_SUFFIX}",
+            "Keras picks the legacy loader by that suffix",
+        )
+    if not legacy and not path.name.endswith(WEIGHTS_SUFFIX):
         raise WeightsError(
             f"{label}: {path.name} is a weights file without the {WEIGHTS_SUFFIX} suffix",
             f"rename it to end with {WEIGHTS_SUFFIX} (Keras requires it)",
@@ -439,7 +457,12 @@ def _count(shape: tuple[int, ...]) -> int:
 
 
 def load_weights_file(
-    model: keras.Model, path: str | os.PathLike[str], label: str = "", *, mismatch: str = ""
+    model: keras.Model,
+    path: str | os.PathLike[str],
+    label: str = "",
+    *,
+    mismatch: str = "",
+    legacy: bool = False,
 ) -> None:
     """``model.load_weights(path)``, the one way zoo reads a ``.weights.h5`` file: the
     format and every dataset's shape are checked from the metadata first, and any failure
@@ -449,7 +472,7 @@ def load_weights_file(
 
     path = Path(path)
     label = label or str(path)
-    check_weights_fit(model, path, label, check_weights_file(path, label))
+    check_weights_fit(model, path, label, check_weights_file(path, label, legacy=legacy))
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -475,7 +498,9 @@ def _same_shape_config(a: Config, b: Config) -> bool:
 
 def _load_exact(model: keras.Model, spec: _Weights, config: Config) -> None:
     """Load ``spec`` into ``model`` (see :func:`load_weights_file`)."""
-    load_weights_file(model, spec.path, spec.label, mismatch=_fmt_overrides(config.values))
+    load_weights_file(
+        model, spec.path, spec.label, mismatch=_fmt_overrides(config.values), legacy=spec.legacy
+    )
 
 
 def _first_lines(exc: BaseException) -> str:

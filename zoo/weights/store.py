@@ -30,6 +30,7 @@ from pathlib import Path
 from zoo.catalog.registry import SHA_RE, WeightsEntry
 from zoo.catalog.registry import parse_source as parse_source_text
 from zoo.errors import RegistryError, WeightsError
+from zoo.weights import pins
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +78,16 @@ def parse_source(entry: WeightsEntry) -> Source:
         spec = parse_source_text(entry.source, entry.origin, f"weights '{entry.name}'")
     except RegistryError as exc:
         raise WeightsError(exc.message, exc.hint) from None
+    if spec.kind == "url" and entry.format == pins.LEGACY_FORMAT:
+        return Source(spec.kind, spec.location, pins.legacy_filename(spec.filename))
     return Source(spec.kind, spec.location, spec.filename)
 
 
 def cache_path(entry: WeightsEntry, source: Source | None = None) -> Path:
     """Where a downloaded file of ``entry`` lives once verified."""
     source = source or parse_source(entry)
-    return weights_dir() / entry.sha256 / source.filename
+    folder = entry.sha256 if entry.pinned else pins.key(entry)  # pins.py: published hash only
+    return weights_dir() / folder / source.filename
 
 
 def package_file(source: Source) -> Path | None:
@@ -236,9 +240,13 @@ def _fetch_url(entry: WeightsEntry, source: Source, label: str, progress: bool |
                 target.unlink(missing_ok=True)
             for stale in target.parent.glob(".*.part"):  # left by a killed download
                 stale.unlink(missing_ok=True)
-            from zoo.weights.download import download
+            if entry.pinned:
+                from zoo.weights.download import download
 
-            download(source.location, target, entry.sha256, entry.size, label, progress)
+                assert entry.size is not None
+                download(source.location, target, entry.sha256, entry.size, label, progress)
+            else:
+                _download_unpinned(entry, source, target, label, progress)
     except Timeout:
         raise WeightsError(
             f"weights {label}: waited {LOCK_TIMEOUT:.0f}s for another process downloading it",
@@ -252,7 +260,11 @@ def _fetch_url(entry: WeightsEntry, source: Source, label: str, progress: bool |
 def _cached_ok(target: Path, entry: WeightsEntry, label: str) -> bool:
     """Whether a cached file verifies; offline, a corrupt one is an error (no repair)."""
     try:
-        verify_file(target, entry.sha256, entry.size, f"weights {label}")
+        if entry.pinned:
+            assert entry.size is not None
+            verify_file(target, entry.sha256, entry.size, f"weights {label}")
+        else:
+            _verify_unpinned(target, entry, label)
         return True
     except WeightsError as exc:
         if offline():
@@ -260,6 +272,32 @@ def _cached_ok(target: Path, entry: WeightsEntry, label: str) -> bool:
                 exc.message, f"run `zoo weights fetch {label}` with network access"
             ) from None
         return False
+
+
+def _download_unpinned(
+    entry: WeightsEntry, source: Source, target: Path, label: str, progress: bool | None
+) -> None:
+    """Download a file known only by its publisher's hash, check that hash, pin it."""
+    from zoo.weights.download import download_unpinned
+
+    def check(tmp: Path) -> pins.Pin:
+        return pins.check_published(tmp, entry, label)
+
+    pin = download_unpinned(
+        source.location, target, pins.MAX_UNPINNED_BYTES, label, progress, check
+    )
+    pins.Manifest(weights_dir()).put(pins.key(entry), pin, entry.source)
+
+
+def _verify_unpinned(target: Path, entry: WeightsEntry, label: str) -> None:
+    """A cached file of an unpinned entry against its pin; without a pin (the manifest was
+    lost), against the published hash, and pinned again."""
+    manifest = pins.Manifest(weights_dir())
+    pin = manifest.get(pins.key(entry))
+    if pin is None:
+        manifest.put(pins.key(entry), pins.check_published(target, entry, label), entry.source)
+        return
+    verify_file(target, pin.sha256, pin.size, f"weights {label}")
 
 
 # ---------------------------------------------------------------------------- the cache
@@ -293,6 +331,7 @@ def verify_cache() -> list[CachedFile]:
     for path in cached_files():
         actual, size = file_digest(path)
         results.append(CachedFile(path, path.parent.name, actual, size))
+    results += pins.verify_folders(weights_dir(), CachedFile)
     return results
 
 
