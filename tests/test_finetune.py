@@ -482,6 +482,15 @@ def test_corrupt_published_weights_and_bad_publish_input(
         _one_error_line(code, err, needle)
         assert not Path("registry.toml").exists() and not (home / "published").exists()
 
+    # the registry a plugin package ships is not a user registry
+    builtin = Path(zoo.catalog.get_catalog().models["mlp"].origin)
+    before = builtin.read_bytes()
+    code, _, err = _cli(
+        ["weights", "add", str(run.path), "--tag", "x", "--registry", str(builtin)], capsys
+    )
+    _one_error_line(code, err, "shipped by a plugin package")
+    assert builtin.read_bytes() == before and not (home / "published").exists()
+
     other = tmp_path / "team.toml"
     code, out, err = _cli(
         ["weights", "add", str(run.path), "--tag", "tiny", "--registry", str(other)], capsys

@@ -95,7 +95,9 @@ def add_run(
     sha256, size = file_digest(source)
     destination = published_dir() / sha256 / f"{model}-{tag}.weights.h5"
     entry = _entry(record, read_metrics(record.path), tag, destination, sha256, size)
-    new_text = _updated_registry(target, text, model, entry)  # validated, not written
+    plugin_model = Path(ref.model.origin).resolve() in _plugin_registries()
+    architecture = "" if plugin_model else ref.model.architecture
+    new_text = _updated_registry(target, text, model, entry, architecture=architecture)
     created = _copy_verified(source, destination, sha256, size, label)
     try:
         _write_text(target, new_text)
@@ -235,15 +237,16 @@ def _registry_path(registry: str | os.PathLike[str] | None) -> Path:
     target = Path(registry if registry is not None else "registry.toml").expanduser()
     if target.exists() and not target.is_file():
         raise RegistryError(f"registry {target} is not a file", "give a .toml file path")
-    plugin_files = {
-        Path(r.registry).resolve() for r in get_catalog().host.records.values() if r.registry
-    }
-    if target.exists() and target.resolve() in plugin_files:
+    if target.exists() and target.resolve() in _plugin_registries():
         raise RegistryError(
             f"{target} is the registry shipped by a plugin package, not a user registry",
             "write to another file with --registry FILE (e.g. --registry my-weights.toml)",
         )
     return target
+
+
+def _plugin_registries() -> set[Path]:
+    return {Path(r.registry).resolve() for r in get_catalog().host.records.values() if r.registry}
 
 
 def _read_registry(path: Path) -> tuple[dict[str, Any], str]:
@@ -281,15 +284,25 @@ def _find(data: dict[str, Any], model: str, tag: str) -> dict[str, Any] | None:
 
 
 def _updated_registry(
-    path: Path, text: str, model: str, entry: dict[str, Any], header: str = ""
+    path: Path,
+    text: str,
+    model: str,
+    entry: dict[str, Any],
+    header: str = "",
+    architecture: str = "",
 ) -> str:
     """The registry's new text with ``entry`` added (or replacing the same tag), checked
     against the registry schema. Appended to the old text when that parses to the same
-    data (comments and layout kept), else the whole file re-written."""
+    data (comments and layout kept), else the whole file re-written. ``architecture`` is
+    written for a model no plugin declares, so the layer stands on its own."""
     import tomli_w
 
     updated = tomllib.loads(text) if text else {}
     weights = _weights_list(updated, model, path)
+    table: dict[str, Any] = updated["models"][model]
+    head: dict[str, Any] = {}
+    if architecture and "architecture" not in table:
+        table["architecture"] = head["architecture"] = architecture
     replaced = False
     for i, item in enumerate(weights):
         if isinstance(item, dict) and item.get("name") == entry["name"]:
@@ -297,7 +310,7 @@ def _updated_registry(
     if not replaced:
         weights.append(entry)
     parse_registry(updated, path)  # a schema error is reported before anything is written
-    block = tomli_w.dumps({"models": {model: {"weights": [entry]}}})
+    block = tomli_w.dumps({"models": {model: {**head, "weights": [entry]}}})
     if not replaced:
         glue = "\n" if text.endswith("\n") else "\n\n" if text else ""
         appended = header + text + glue + block
