@@ -230,20 +230,40 @@ def test_perturbed_reload_keeps_existing_artifact(
 
 
 # -- plugin override of zoo_export -----------------------------------------------------------
-def test_export_dispatches_through_zoo_export_hook(out: Path) -> None:
+def own_mlp(monkeypatch: pytest.MonkeyPatch, plugin: str, **hooks: Any) -> None:
+    """Register ``plugin`` with ``hooks`` as the owner of the mlp architecture (building
+    and reading data like the mlp plugin): zoo_export reaches only a model's owner."""
+    import zoo.plugins.mlp as mlp
+    from zoo.catalog import get_catalog
+
+    register_plugin(plugin, zoo_build=mlp.zoo_build, zoo_dataset=mlp.zoo_dataset, **hooks)
+    monkeypatch.setattr(get_catalog().architectures["mlp"], "plugin", plugin)
+
+
+def test_export_dispatches_through_the_owners_zoo_export_hook(
+    out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[str] = []
+    bystander: list[str] = []
 
     def zoo_export(model: Any, path: Path, format: str, config: Any) -> Path | None:
         calls.append(format)
         return None  # fall through to the core's Keras export
 
-    register_plugin("test-recorder", zoo_export=zoo_export)
+    def other_export(model: Any, path: Path, format: str, config: Any) -> Path | None:
+        bystander.append(format)
+        return None
+
+    own_mlp(monkeypatch, "test-recorder", zoo_export=zoo_export)
+    register_plugin("test-bystander", zoo_export=other_export)
     model, config = tiny("mlp")
     zoo.export(model, out / "m.keras", config=config)
-    assert calls == ["keras"]
+    assert calls == ["keras"] and bystander == []  # a plugin that does not own mlp: not asked
 
 
-def test_plugin_zoo_export_that_breaks_parity_leaves_nothing(out: Path) -> None:
+def test_plugin_zoo_export_that_breaks_parity_leaves_nothing(
+    out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def zoo_export(model: Any, path: Path, format: str, config: Any) -> Path | None:
         import keras
 
@@ -252,7 +272,7 @@ def test_plugin_zoo_export_that_breaks_parity_leaves_nothing(out: Path) -> None:
         clone.save(str(path))
         return path
 
-    register_plugin("test-bad-export", zoo_export=zoo_export)
+    own_mlp(monkeypatch, "test-bad-export", zoo_export=zoo_export)
     model, config = tiny("mlp")
     with pytest.raises(ExportError, match="does not match"):
         zoo.export(model, out / "m.keras", config=config)
