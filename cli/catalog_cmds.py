@@ -138,9 +138,10 @@ def info_cmd(name: str, as_json: bool) -> None:
         click.echo("  none")
     for w in card["weights"]:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in w.get("metrics", {}).items())
+        digest = "sha256:" + w["sha256"][:12] if w.get("sha256") else "md5:" + w["md5"][:12]
         click.echo(
             f"  {card['name']}:{w['name']}  {w.get('dataset', '')}  {metrics}  "
-            f"{human_bytes(w['size'])}  sha256:{w['sha256'][:12]}"
+            f"{human_bytes(w.get('size'))}  {digest}"
         )
         if w.get("lineage"):  # published from a run by `zoo weights add`
             click.echo(f"    {w.get('description') or 'from run ' + w['lineage'].get('run', '?')}")

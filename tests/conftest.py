@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from zoo.plugins.applications.networks import NETWORKS
+
 
 def outside_settings(name: str) -> bool:
     """Variables a test must not inherit from the shell: every ZOO_* setting (whatever new
@@ -29,6 +31,11 @@ BUILTIN_MODELS = (
     "transformer",
     "transformer-tiny",
 )
+# The applications plugin's 40 keras.applications networks (too big for the per-model tests
+# that build the models above; tests/test_applications.py covers them).
+APPLICATION_MODELS = tuple(sorted(NETWORKS))
+INSTALLED_MODELS = tuple(sorted(BUILTIN_MODELS + APPLICATION_MODELS))
+BUILTIN_PLUGINS = {"cnn", "mlp", "rnn", "transformer", "recommender", "applications"}
 
 
 def zoo_script() -> str:

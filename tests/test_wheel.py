@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import BUILTIN_MODELS, clean_env
+from conftest import BUILTIN_PLUGINS, INSTALLED_MODELS, clean_env
 
 REPO = Path(__file__).resolve().parents[1]
 LIGHT_DEPS = ("pluggy", "click", "platformdirs", "filelock", "tomli-w")
@@ -73,7 +73,8 @@ def test_wheel_contents(wheel: Path) -> None:
         names
     )
     assert "zoo = zoo.cli.main:main" in entry_points
-    for plugin in ("cnn", "rnn", "mlp", "transformer", "recommender"):
+    assert "zoo/plugins/applications/registry.toml" in names  # its own registry
+    for plugin in sorted(BUILTIN_PLUGINS):
         assert f"{plugin} = zoo.plugins.{plugin}" in entry_points
 
 
@@ -89,10 +90,10 @@ def test_zoo_list_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     work = tmp_path / "elsewhere"  # not the repository: no ./registry.toml, no source tree
     work.mkdir()
     out = run(venv / "bin" / "zoo", "list", cwd=work)
-    assert [line.split()[0] for line in out.splitlines()[1:]] == sorted(BUILTIN_MODELS)
+    assert [line.split()[0] for line in out.splitlines()[1:]] == list(INSTALLED_MODELS)
 
     plugins = json.loads(run(venv / "bin" / "zoo", "plugins", "--json", cwd=work))
-    assert {p["name"] for p in plugins} == {"cnn", "mlp", "rnn", "transformer", "recommender"}
+    assert {p["name"] for p in plugins} == BUILTIN_PLUGINS
     assert all(p["status"] == "ok" and p["package"] == "keras-zoo" for p in plugins)
     assert all(str(venv) in p["registry"] for p in plugins)  # the installed copy, not the repo
 
