@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from zoo.cli.completion import model_names
 from zoo.cli.output import echo_json, echo_table, human_bytes, human_count
 
 
@@ -91,7 +92,7 @@ def _echo_run(run: dict) -> None:
 
 
 @click.command("info")
-@click.argument("name")
+@click.argument("name", shell_complete=model_names)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info_cmd(name: str, as_json: bool) -> None:
     """Show the model card of NAME (or NAME:TAG)."""

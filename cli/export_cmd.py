@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from zoo.cli.completion import export_formats, model_names
 from zoo.cli.output import echo_json, human_bytes
 
 
@@ -17,11 +18,12 @@ def _signature(tensors: list[dict[str, Any]]) -> str:
 
 
 @click.command("export")
-@click.argument("source")
+@click.argument("source", shell_complete=model_names)
 @click.option(
     "--format",
     "-f",
     "fmt",
+    shell_complete=export_formats,
     help="keras | savedmodel | onnx | litert, or a plugin's format "
     "(default: from the --output suffix).",
 )

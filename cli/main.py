@@ -92,7 +92,8 @@ class ZooGroup(click.Group):
 
     def resolve_command(self, ctx, args):  # type: ignore[no-untyped-def]
         name = args[0] if args else ""
-        if name in HEAVY_COMMANDS and not {"-h", "--help"} & set(args):
+        completing = bool(os.environ.get("_ZOO_COMPLETE"))  # a shell's TAB: catalog data only
+        if name in HEAVY_COMMANDS and not {"-h", "--help"} & set(args) and not completing:
             from zoo._quiet import import_tensorflow_quietly
 
             import_tensorflow_quietly()

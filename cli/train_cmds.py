@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from zoo.cli.completion import model_names
 from zoo.cli.output import echo_json
 
 
@@ -23,7 +24,7 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 @click.command("train")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=model_names)
 @click.option("--data", type=click.Path(), help="Your data (file or folder); default: built-in.")
 @click.option("--epochs", type=int, help="Maximum epochs (early stopping may end sooner).")
 @click.option("--batch-size", type=int, help="Examples per step.")
@@ -134,7 +135,7 @@ def train_cmd(
 
 
 @click.command("evaluate")
-@click.argument("model")
+@click.argument("model", shell_complete=model_names)
 @click.option(
     "--data",
     type=click.Path(),
@@ -160,7 +161,7 @@ def evaluate_cmd(model: str, data: str | None, as_json: bool) -> None:
 
 
 @click.command("predict")
-@click.argument("model")
+@click.argument("model", shell_complete=model_names)
 @click.option(
     "--data",
     required=True,

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from zoo.cli.completion import weight_names
 from zoo.cli.output import echo_json, echo_table, human_bytes
 
 
@@ -49,7 +50,7 @@ def _record(model: str, entry: Any) -> dict[str, Any]:
 
 
 @weights_group.command("list")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=weight_names)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_cmd(name: str | None, as_json: bool) -> None:
     """List weight sets, of every model or of NAME (a model, NAME:TAG or a pattern)."""
@@ -80,7 +81,7 @@ def list_cmd(name: str | None, as_json: bool) -> None:
 
 
 @weights_group.command("fetch")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=weight_names)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a TTY).")
 def fetch_cmd(names: tuple[str, ...], progress: bool | None) -> None:
     """Download and verify NAME:TAG (or every weight set of NAME) into the cache."""
@@ -104,7 +105,7 @@ def _model_entries(name: str) -> list[tuple[str, Any]]:
 
 
 @weights_group.command("path")
-@click.argument("name")
+@click.argument("name", shell_complete=weight_names)
 def path_cmd(name: str) -> None:
     """Print the verified local file of NAME:TAG, fetching it if needed."""
     from zoo.errors import WeightsError
@@ -213,7 +214,7 @@ def add_cmd(run: str, tag: str, registry: str | None, force: bool) -> None:
 
 
 @weights_group.command("export")
-@click.argument("name")
+@click.argument("name", shell_complete=weight_names)
 @click.option(
     "--to",
     "to",

@@ -538,16 +538,38 @@ def _takes_compile() -> bool:
     return "compile" in inspect.signature(zoo.create).parameters
 
 
+def markdown(params: dict[str, int], weights: dict[str, dict[str, str]]) -> str:
+    """The README table of the 40 models."""
+    rows = [
+        "| model | keras.applications | input | params | `imagenet` (reported top-1 / top-5) |",
+        "| --- | --- | --- | ---: | --- |",
+    ]
+    for net in networks.NETWORKS.values():
+        if net.name in weights:
+            top1, top5 = REPORTED.get(net.name, (None, None))
+            cell = "yes" + (f" ({top1:.1%}" + (f" / {top5:.1%})" if top5 else ")") if top1 else "")
+        else:
+            cell = "- (Keras publishes no hash)"
+        count = params.get(net.name)
+        shown = f"{count / 1e6:.1f}M" if count else "?"
+        rows.append(f"| `{net.name}` | {net.function} | {net.size}×{net.size} | {shown} | {cell} |")
+    return "\n".join(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", action="store_true", help="rebuild every model to count")
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
     args = parser.parse_args()
     weights = keras_weights()
     params = existing_params()
     if args.count:
         params = count_params(list(networks.NETWORKS))
     text = render(params, weights)
+    if args.markdown:
+        print(markdown(params, weights))
+        return 0
     if args.check:
         current = REGISTRY.read_text(encoding="utf-8") if REGISTRY.is_file() else ""
         if current != text:
