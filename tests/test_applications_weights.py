@@ -373,13 +373,16 @@ def test_new_classes_keep_the_backbone_and_reinitialise_the_classifier(
     import numpy as np
 
     data, pixels, _ = tiny_keras_file
-    layer(tmp_path, monkeypatch, "mobilenet_v3_small", [tiny_entry(server, data)])
-    model = zoo.load("mobilenet_v3_small", weights="tiny", num_classes=5)
+    # the test layer replaces the real imagenet entry by the tiny file on the loopback server
+    entry = tiny_entry(server, data, name="imagenet")
+    layer(tmp_path, monkeypatch, "mobilenet_v3_small", [entry])
+    assert entry_of("mobilenet_v3_small:imagenet").source.startswith(server.url)
+    model = zoo.load("mobilenet_v3_small", weights="imagenet", num_classes=5)
     report = model.zoo_load_report
     assert set(report.reinitialised) == {"logits"}
     assert "conv_2" in report.loaded and "conv" in report.loaded
     assert model.output_shape == (None, 5)
-    exact = zoo.load("mobilenet_v3_small:tiny")
+    exact = zoo.load("mobilenet_v3_small:imagenet")
     for name in ("conv", "conv_1", "conv_2"):
         for a, b in zip(model.get_layer(name).weights, exact.get_layer(name).weights, strict=True):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -419,3 +422,38 @@ def test_a_legacy_file_is_not_accepted_without_the_registry_saying_so(
     file.write_bytes(data)
     with pytest.raises(WeightsError, match="not a Keras 3 weights file"):
         zoo.load("mobilenet_v3_small", weights=str(file), height=32, width=32, num_classes=10)
+
+
+@pytest.mark.slow
+def test_fine_tuning_a_photo_folder_from_imagenet_weights(
+    tmp_path, monkeypatch, server, tiny_keras_file
+):
+    """`zoo train mobilenet_v3_small:imagenet --data photos/ --freeze backbone`, with the
+    imagenet entry served by the loopback server."""
+    import numpy as np
+    from PIL import Image
+
+    from zoo.plugins.applications.data import draw_shapes
+
+    data, _, _ = tiny_keras_file
+    layer(tmp_path, monkeypatch, "mobilenet_v3_small", [tiny_entry(server, data, name="imagenet")])
+    x, y = draw_shapes(60, 40, 40, 2, seed=3)
+    for i, (image, label) in enumerate(zip(x, y, strict=True)):
+        folder = tmp_path / "photos" / ("circles" if label == 0 else "squares")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image.astype("uint8")).save(folder / f"{i}.png")
+    run = zoo.train(
+        "mobilenet_v3_small:imagenet",
+        data=tmp_path / "photos",
+        output=tmp_path / "run",
+        freeze="backbone",
+        freeze_epochs=1,
+        epochs=2,
+        batch_size=16,
+        verbose=False,
+    )
+    assert run.config.height == 32 and run.config.num_classes == 2  # the weights' size
+    finetune = json.loads((tmp_path / "run" / "metrics.json").read_text())["finetune"]
+    assert finetune["weights"]["weights"] == "mobilenet_v3_small:imagenet"
+    assert finetune["weights"]["reinitialised"] == ["logits"]
+    assert np.isfinite(run.metrics["test"]["loss"])
