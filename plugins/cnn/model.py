@@ -1,16 +1,26 @@
-"""The seed's §4.3 CNN: Conv2D(32)+MaxPool, Conv2D(64)+MaxPool, Dense(128), Dense(10)."""
+"""The seed's §4.3 CNN: Conv2D(32)+MaxPool, Conv2D(64)+MaxPool, Dense(128), Dense(10).
+
+``augment`` > 0 puts Keras' random rotation, zoom and translation layers at the input
+(``layers.Augment``): they transform training batches only and pass inputs through
+unchanged at inference and in exports; they have no weights, so the seed's layers are
+unchanged.
+"""
 
 from __future__ import annotations
 
 import keras
 
 from zoo.plugin import Config
+from zoo.plugins.cnn.layers import Augment
 
 
 def build(config: Config) -> keras.Model:
     reg = keras.regularizers.L2(config.l2) if config.l2 else None
     inputs = keras.Input(shape=(config.height, config.width, config.channels), name="image")
     x = inputs
+    strength = float(config.get("augment", 0.0) or 0.0)
+    if strength:  # identity unless training (plugins/cnn/layers.py)
+        x = Augment(strength, name="augment")(x)
     for i, filters in enumerate(config.filters):
         x = keras.layers.Conv2D(
             filters,

@@ -29,6 +29,14 @@ TRAIN_OPTIONS: dict[str, HParam] = {
             "steps over which the learning rate rises linearly to its value (0 = off)",
             min=0,
         ),
+        HParam(
+            "decay_steps",
+            "int",
+            0,
+            "steps (after the warm-up) over which the learning rate falls to 0 along a cosine "
+            "(0 = constant)",
+            min=0,
+        ),
         HParam("early_stopping", "bool", True, "stop when validation loss stops improving"),
         HParam("patience", "int", 3, "epochs without improvement before stopping", min=1),
         HParam("validation_split", "float", 0.1, "share of data for validation", min=0, max=0.5),

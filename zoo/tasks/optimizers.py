@@ -26,26 +26,31 @@ def make_optimizer(config: Any) -> Any:
     clipnorm = config.train.get("clipnorm") or None  # 0 -> no clipping
     return classes[config.train["optimizer"]](
         learning_rate=learning_rate(
-            config.train["learning_rate"], config.train.get("warmup_steps")
+            config.train["learning_rate"],
+            config.train.get("warmup_steps"),
+            config.train.get("decay_steps"),
         ),
         clipnorm=clipnorm,
     )
 
 
-def learning_rate(value: float, warmup_steps: int | None) -> Any:
-    """``value``, or a linear warm-up from ``value / warmup_steps`` to it, then constant.
+def learning_rate(value: float, warmup_steps: int | None, decay_steps: int | None = None) -> Any:
+    """``value``, or a linear warm-up from ``value / warmup_steps`` to it, then constant, or
+    with ``decay_steps`` falling to 0 along a cosine over that many steps (then 0).
 
     Built from Keras' own CosineDecay (``alpha=1`` keeps the rate constant after the
     warm-up), so a compiled model saved with it loads without the zoo.
     """
-    if not warmup_steps:
+    if not warmup_steps and not decay_steps:
         return value
     import keras
 
+    if not warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(value, decay_steps=decay_steps)
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=value / warmup_steps,
-        decay_steps=1,
-        alpha=1.0,
+        decay_steps=decay_steps or 1,
+        alpha=0.0 if decay_steps else 1.0,
         warmup_target=value,
         warmup_steps=warmup_steps,
     )
