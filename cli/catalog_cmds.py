@@ -144,6 +144,9 @@ def info_cmd(name: str, as_json: bool) -> None:
             f"  {card['name']}:{w['name']}  {w.get('dataset', '')}  {metrics}  "
             f"{human_bytes(w.get('size'))}  {digest}"
         )
+        if w.get("baselines"):  # other methods on the same test split
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in w["baselines"].items())
+            click.echo(f"    baselines (same test split): {shown}")
         if w.get("lineage"):  # published from a run by `zoo weights add`
             click.echo(f"    {w.get('description') or 'from run ' + w['lineage'].get('run', '?')}")
 

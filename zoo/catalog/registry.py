@@ -35,6 +35,7 @@ plugin code or TensorFlow. Schema (see README "registry.toml format")::
     name = "digits"; source = "package:zoo.plugins.weights/cnn-digits.weights.h5"
     sha256 = "<64 hex>"; size = 123; dataset = "digits"; license = "..."
     metrics = { accuracy = 0.98 }
+    baselines = { svc_accuracy = 0.97 }  # other methods on the same test split
     hparams = { num_classes = 5 }   # hyper-parameters the weights were trained with
     lineage = { run = "...", seed = 0 }  # written by `zoo weights add`: the run, its
                                     # training options, the weights it started from
@@ -102,6 +103,7 @@ _WEIGHT_KEYS = {
     "dataset": str,
     "license": str,
     "metrics": dict,
+    "baselines": dict,  # other methods' metrics on the same test split
     "description": str,
     "hparams": dict,
     "lineage": dict,  # where published weights came from (zoo weights add)
@@ -129,6 +131,7 @@ class WeightsEntry:
     dataset: str = ""
     license: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    baselines: dict[str, float] = field(default_factory=dict)
     description: str = ""
     hparams: dict[str, Any] = field(default_factory=dict)
     lineage: dict[str, Any] = field(default_factory=dict)  # run, seed, starting weights
@@ -264,11 +267,15 @@ def parse_weights(raw: Any, where: str, origin: str) -> WeightsEntry:
         )
     _check_digests(raw, where)
     metrics = raw.get("metrics", {})
-    for key, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RegistryError(f"{where}: metrics.{key} is {value!r}", "expected a number")
+    baselines = raw.get("baselines", {})
+    for table, values in (("metrics", metrics), ("baselines", baselines)):
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise RegistryError(f"{where}: {table}.{key} is {value!r}", "expected a number")
     parse_source(raw["source"], origin, where)  # a bad source breaks only this registry
-    return WeightsEntry(**{**raw, "metrics": dict(metrics)}, origin=origin)
+    return WeightsEntry(
+        **{**raw, "metrics": dict(metrics), "baselines": dict(baselines)}, origin=origin
+    )
 
 
 def _check_digests(raw: Mapping[str, Any], where: str) -> None:
