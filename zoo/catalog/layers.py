@@ -206,6 +206,7 @@ class Catalog:
                         reserved = taken.plugin == CORE_PLUGIN
                         raise RegistryError(
                             f"{reg.path}: task '{name}' of plugin '{owner.name}' "
+                            f"({owner.package or owner.module}) "
                             + (
                                 "is a built-in (reserved) task name"
                                 if reserved

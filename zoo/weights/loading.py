@@ -156,9 +156,9 @@ def _resolve(name: str | os.PathLike[str], weights: Any) -> tuple[ModelRef, _Wei
         run = _read_run(Path(name))
         return catalog.resolve(run.model), _run_weights(run)
     if os.sep in str(name):
-        raise WeightsError(
         if Path(name).expanduser().is_dir():
             _read_run(Path(name).expanduser())  # says why it is not a (usable) run folder
+        raise WeightsError(
             f"{name} is not a run folder (a folder with run.toml)",
             "pass a run folder written by `zoo train`, or a model name such as 'cnn'",
         )
