@@ -5,8 +5,10 @@
 Trains each model with its registry defaults (seed 0) on its built-in dataset through
 `zoo.train` — the same code path as `zoo train MODEL` — copies the final weights to
 `plugins/weights/<model>-<dataset>.weights.h5`, and rewrites the generated block of
-weight entries at the end of `registry.toml` with each file's sha256, size and the
-test-split metrics this run measured.
+weight entries at the end of `registry.toml` with each file's sha256, size, the
+test-split metrics this run measured, and the baselines on the same split: the task's
+trivial ones and the classical ones of `benchmarks/classical.py`, fitted on the same
+training split.
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ def write_block(entries: dict[str, str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", default=list(DEFAULT_MODELS))
+    parser.add_argument(
+        "--baselines-only",
+        action="store_true",
+        help="keep the weights; recompute the classical baselines of their entries",
+    )
     args = parser.parse_args()
 
     from zoo._quiet import import_tensorflow_quietly
@@ -83,7 +90,17 @@ def main() -> int:
     import zoo
     from zoo.catalog import get_catalog
 
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import classical
+
     entries = read_block()
+    if args.baselines_only:
+        for name in args.models:
+            found = classical.for_model(name, seed=0)
+            entries[name] = _with_baselines(entries[name], found)
+            print(f"{name}: best classical {classical.best(name, found)}", flush=True)
+        write_block(entries)
+        return 0
     work = Path(tempfile.mkdtemp(prefix="zoo-pretrained-"))
     for name in args.models:
         model = get_catalog().resolve(name).model
@@ -98,7 +115,8 @@ def main() -> int:
             and model.hparams.get(k) != v
         }
         metrics = {k: v for k, v in run.metrics["test"].items() if k != "loss"}
-        metrics.update({f"baseline_{k}": v for k, v in run.metrics["baselines"].items()})
+        baselines = dict(run.metrics["baselines"])
+        baselines.update(classical.for_model(name, seed=0))  # the run's split (seed 0)
         lines = [
             f"[[models.{name}.weights]]",
             f"name = {toml_value(dataset)}",
@@ -109,14 +127,41 @@ def main() -> int:
             'license = "Apache-2.0"',
             f"description = {toml_value(_describe(run))}",
             f"metrics = {toml_value(metrics)}",
+            f"baselines = {toml_value(baselines)}",
         ]
         if changed:
             lines.append(f"hparams = {toml_value(changed)}")
         entries[name] = "\n".join(lines) + "\n"
-        print(f"{name}: {target.relative_to(ROOT)} {metrics}", flush=True)
+        best = classical.best(name, baselines) if name in classical.METRIC else None
+        print(f"{name}: {target.relative_to(ROOT)} {metrics} best classical {best}", flush=True)
     write_block(entries)
     print(f"updated {REGISTRY.relative_to(ROOT)}; runs kept in {work}")
     return 0
+
+
+def _with_baselines(entry: str, found: dict[str, float]) -> str:
+    """``entry`` (one generated block) with ``found`` merged into its baselines; an older
+    entry's ``baseline_*`` metrics move there too."""
+    import tomllib
+
+    raw = tomllib.loads(entry.replace("[[models.", "[[m.", 1))["m"]
+    raw = next(iter(raw.values()))["weights"][0]
+    metrics = {k: v for k, v in raw.get("metrics", {}).items() if not k.startswith("baseline_")}
+    baselines = {
+        k.removeprefix("baseline_"): v
+        for k, v in raw.get("metrics", {}).items()
+        if k.startswith("baseline_")
+    }
+    baselines.update(raw.get("baselines", {}))
+    baselines.update(found)
+    lines = [
+        line
+        for line in entry.strip().splitlines()
+        if not line.startswith(("metrics = ", "baselines = "))
+    ]
+    at = next(i for i, line in enumerate(lines) if line.startswith("description = ")) + 1
+    lines[at:at] = [f"metrics = {toml_value(metrics)}", f"baselines = {toml_value(baselines)}"]
+    return "\n".join(lines) + "\n"
 
 
 def _describe(run: object) -> str:
