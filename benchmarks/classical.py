@@ -10,8 +10,8 @@ the same test examples:
 - rnn (waveforms): logistic regression and random forest on FFT magnitudes;
 - transformer (ordered pairs): logistic regression on a bag of words and on a bag of
   words plus bigrams;
-- recommender (implicit feedback): item-to-item cosine kNN, besides popularity, scored by
-  the task's own ranking code.
+- recommender (implicit feedback): item-to-item cosine kNN (the task gives popularity),
+  scored by the task's own ranking code.
 
     python benchmarks/classical.py [MODEL ...] [--seed N]
 
@@ -226,22 +226,16 @@ def item_knn_scorer(
 
 
 def recommender(split: Any, which: str = "test") -> dict[str, float]:
-    """Popularity and item-kNN fitted on the training interactions (what the model trains
-    on), ranked by :func:`zoo.tasks.ranking.evaluate_scores` like the model."""
+    """Item-kNN fitted on the training interactions (what the model trains on), ranked by
+    :func:`zoo.tasks.ranking.evaluate_scores` like the model. (The task's own baselines
+    give popularity and random.)"""
     from zoo.tasks import ranking
 
     held = split.extra["retrieval"]
     users, items = held.positives("train")
-    popular = ranking.popularity_scores(items, held.num_items)
-    scorers = {
-        "popularity": lambda chosen: np.broadcast_to(popular, (len(chosen), held.num_items)),
-        "item_knn": item_knn_scorer(users, items, held.num_users, held.num_items),
-    }
-    out: dict[str, float] = {}
-    for name, fn in scorers.items():
-        found = ranking.evaluate_scores(held, fn, which=which)
-        out.update({f"{name}_{k}": v for k, v in found.items() if k != "users"})
-    return out
+    knn = item_knn_scorer(users, items, held.num_users, held.num_items)
+    found = ranking.evaluate_scores(held, knn, which=which)
+    return {f"item_knn_{k}": v for k, v in found.items() if k != "users"}
 
 
 # -------------------------------------------------------------------------------- entry
