@@ -1,9 +1,10 @@
 """The seed's §4.3 CNN: Conv2D(32)+MaxPool, Conv2D(64)+MaxPool, Dense(128), Dense(10).
 
-``augment`` > 0 puts Keras' random rotation, zoom and translation layers at the input
-(``layers.Augment``): they transform training batches only and pass inputs through
-unchanged at inference and in exports; they have no weights, so the seed's layers are
-unchanged.
+``augment`` > 0 puts Keras' random rotation, zoom and translation layers at the input:
+they transform training batches only and pass inputs through unchanged at inference; they
+have no weights, so the seed's layers are unchanged. Exports are written from the model
+rebuilt with the architecture's ``inference_hparams`` (``augment = 0``), so an artifact
+holds no random ops.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import keras
 
 from zoo.plugin import Config
-from zoo.plugins.cnn.layers import Augment
 
 
 def build(config: Config) -> keras.Model:
@@ -19,8 +19,11 @@ def build(config: Config) -> keras.Model:
     inputs = keras.Input(shape=(config.height, config.width, config.channels), name="image")
     x = inputs
     strength = float(config.get("augment", 0.0) or 0.0)
-    if strength:  # identity unless training (plugins/cnn/layers.py)
-        x = Augment(strength, name="augment")(x)
+    if strength:  # identity at inference (training=False)
+        fill = {"fill_mode": "constant"}
+        x = keras.layers.RandomRotation(strength / 2, **fill, name="augment_rotate")(x)
+        x = keras.layers.RandomZoom(strength, **fill, name="augment_zoom")(x)
+        x = keras.layers.RandomTranslation(strength, strength, **fill, name="augment_shift")(x)
     for i, filters in enumerate(config.filters):
         x = keras.layers.Conv2D(
             filters,

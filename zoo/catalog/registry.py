@@ -78,6 +78,7 @@ _ARCH_KEYS = {
     "paper": str,
     "description": str,
     "head": list,
+    "inference_hparams": dict,
     "keras_modules": list,
 }
 _MODEL_KEYS = {
@@ -162,6 +163,8 @@ class ArchitectureEntry:
     paper: str = ""
     description: str = ""
     head: list[str] = field(default_factory=list)  # layer names fine-tuning trains first
+    # hyper-parameters an exported (inference) model is rebuilt with, e.g. augment = 0
+    inference_hparams: dict[str, Any] = field(default_factory=dict)
     keras_modules: list[str] = field(default_factory=list)  # what a .keras export imports
     plugin: str | None = None
     origin: str = ""

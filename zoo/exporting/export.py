@@ -16,7 +16,7 @@ import contextlib
 import os
 import secrets
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +113,7 @@ def export(
         from zoo.catalog import get_catalog
 
         _check_supported(get_catalog().resolve(model_or_name), format)  # before building
-    source = resolve_source(model_or_name, config)
+    source = inference_model(resolve_source(model_or_name, config))
     _check_supported(source.ref, format)
     suffix = fmt.suffix
     dest = _destination(path, source.stem, format, suffix)
@@ -185,6 +185,25 @@ def formats() -> dict[str, str]:
         name: fmt.description or f"{fmt.suffix or 'folder'} (plugin format)"
         for name, fmt in all_formats().items()
     }
+
+
+def inference_model(source: Source) -> Source:
+    """The model to export: rebuilt with the architecture's ``inference_hparams`` (e.g.
+    ``augment = 0``: no training-time random layers) and the same weights, when those
+    differ from the model's own config; else the model itself."""
+    if source.ref is None or source.config is None:
+        return source
+    wanted = source.ref.architecture.inference_hparams
+    if not wanted or all(source.config.get(k) == v for k, v in wanted.items()):
+        return source
+    from zoo.building import build_model
+    from zoo.catalog.config import make_config
+
+    values = {**source.config.values, **source.config.train, **wanted}
+    config = make_config(source.ref, [("inference_hparams", values)])
+    twin = build_model(source.ref, config, compile=False)
+    twin.set_weights(source.model.get_weights())
+    return replace(source, model=twin, config=config)
 
 
 # -- formats and destinations --------------------------------------------------------------
