@@ -316,7 +316,8 @@ PREPROCESSING = {
     "caffe": "RGB->BGR, minus the ImageNet mean (caffe mode)",
     "tf": "scaled to [-1, 1] (tf mode)",
     "torch": "scaled to [0, 1], ImageNet mean/std normalised (torch mode)",
-    "keras": "the network's own include_preprocessing layers",
+    "tf128": "x / 128 - 1",
+    "keras": "the network's own include_preprocessing layer (scaled to [-1, 1])",
     "efficientnet": "EfficientNet's built-in rescaling and normalisation",
 }
 DEFAULT_DATASET = (
@@ -426,6 +427,16 @@ def preset_hparams(net: Any) -> dict[str, Any]:
     return out
 
 
+def _modes(family: Any, nets: list[Any]) -> str:
+    """The preprocessing of a family's networks, in words."""
+    modes: dict[str, list[str]] = {}
+    for net in nets:
+        modes.setdefault(net.preprocessing or family.preprocessing, []).append(net.function)
+    if len(modes) == 1:
+        return PREPROCESSING[next(iter(modes))]
+    return "; ".join(f"{', '.join(fns)}: {PREPROCESSING[mode]}" for mode, fns in modes.items())
+
+
 def render(params: dict[str, int], weights: dict[str, dict[str, str]]) -> str:
     lines = [
         "# The applications plugin: the image-classification networks of keras.applications as",
@@ -451,8 +462,7 @@ def render(params: dict[str, int], weights: dict[str, dict[str, str]]) -> str:
             "description = "
             + _toml(
                 f"keras.applications {', '.join(n.function for n in nets)} with Keras' own "
-                f"classifier head; preprocessing inside the model: "
-                f"{PREPROCESSING[family.preprocessing]}"
+                f"classifier head; preprocessing inside the model: {_modes(family, nets)}"
             ),
             f"[architectures.{family.name}.hparams]",
         ]

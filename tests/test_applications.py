@@ -210,8 +210,40 @@ def test_weighted_layers_match_keras_own_network(name):
     theirs = getattr(keras.applications, NETWORKS[name].function)(**kwargs)
     assert _legacy_shapes(ours) == _legacy_shapes(theirs)
     assert ours.count_params() == theirs.count_params()
+    # same weights, same pixels: the zoo model (its preprocessing inside) predicts what
+    # Keras' network predicts on the pixels preprocessed by the family's preprocess_input
+    for a, b in zip(_weighted(ours), _weighted(theirs), strict=True):
+        b.set_weights(a.get_weights())
+    pixels = np.random.default_rng(1).uniform(0, 255, (3, size, size, 3)).astype("float32")
+    family = NETWORKS[name].family
+    if family == "efficientnet":
+        _check_efficientnet_scaling(ours, pixels)  # Keras adds it only for imagenet weights
+    else:
+        module = getattr(keras.applications, PREPROCESS_MODULES.get(family, family))
+        expected = np.asarray(theirs(module.preprocess_input(pixels.copy()), training=False))
+        np.testing.assert_allclose(np.asarray(ours(pixels, training=False)), expected, atol=2e-5)
     release(ours)
     release(theirs)
+
+
+PREPROCESS_MODULES = {"vgg": "vgg16"}
+
+
+def _weighted(model):  # type: ignore[no-untyped-def]
+    return [layer for layer in model.layers if layer.weights]
+
+
+def _check_efficientnet_scaling(model, pixels) -> None:  # type: ignore[no-untyped-def]
+    """Keras' ImageNet EfficientNet computes c * Normalization(p / 255), c = 1/sqrt(std):
+    so must the zoo model, whose Normalization holds the ImageNet mean and variance."""
+    import keras
+
+    norm = next(la for la in model.layers if isinstance(la, keras.layers.Normalization))
+    probe = keras.Model(model.input, norm.output)
+    mean = np.array([0.485, 0.456, 0.406], "float32")
+    std = np.array([0.229, 0.224, 0.225], "float32")
+    expected = (pixels / 255.0 - mean) / std / np.sqrt(std)
+    np.testing.assert_allclose(np.asarray(probe(pixels)), expected, atol=1e-4)
 
 
 # ----------------------------------------------------------------- one step per family

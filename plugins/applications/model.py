@@ -30,11 +30,16 @@ def build(config: Config) -> keras.Model:
     net = network(family.name, config["variant"] if "variant" in config else "")
     height, width = config.height, config.width
     preprocess = bool(config.get("include_preprocessing", True))
+    mode = net.preprocessing or family.preprocessing
     inputs = keras.Input(shape=(height, width, 3), name="image")
-    x = _preprocessing(inputs, family.preprocessing, preprocess, height, width)
+    x = _preprocessing(inputs, mode, preprocess, height, width)
     kwargs: dict = {"include_top": False, "weights": None, "input_shape": (height, width, 3)}
-    if family.preprocessing == "keras":
-        kwargs["include_preprocessing"] = preprocess
+    if family.keras_flag:
+        # ConvNeXt's and EfficientNetV2's own preprocessing is a Normalization(mean,
+        # variance) layer, whose constants reach the traced graph as captured tensors that
+        # tf2onnx turns into extra model inputs; the same arithmetic as one Rescaling (no
+        # weights either) exports to every format. MobileNetV3's own is a Rescaling: kept.
+        kwargs["include_preprocessing"] = preprocess and mode == "keras"
     if "alpha" in config:
         kwargs["alpha"] = config.alpha
     backbone = getattr(keras.applications, net.function)(input_tensor=x, **kwargs)
@@ -65,6 +70,8 @@ def _preprocessing(x, mode: str, include: bool, height: int, width: int):  # typ
         )
     if mode == "tf" and include:
         return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale_to_pm1")(x)
+    if mode == "tf128" and include:
+        return keras.layers.Rescaling(1.0 / 128.0, offset=-1.0, name="scale_by_128")(x)
     if mode == "torch" and include:
         return keras.layers.Rescaling(
             [1.0 / (255.0 * s) for s in IMAGENET_STD],
@@ -89,8 +96,8 @@ def _rgb_to_bgr(x, height: int, width: int):  # type: ignore[no-untyped-def]
     layer: the graph stays loadable and exportable without zoo)."""
     x = keras.layers.Reshape((height, width, 3, 1), name="bgr_split")(x)
     parts = [
-        keras.layers.Cropping3D(((0, 0), (0, 0), (2 - c, c)), name=f"bgr_take_{name}")(x)
-        for c, name in ((2, "b"), (1, "g"), (0, "r"))
+        keras.layers.Cropping3D(((0, 0), (0, 0), (c, 2 - c)), name=f"bgr_take_{name}")(x)
+        for c, name in ((2, "b"), (1, "g"), (0, "r"))  # keep channel c of R, G, B
     ]
     x = keras.layers.Concatenate(axis=3, name="bgr_concat")(parts)
     return keras.layers.Reshape((height, width, 3), name="bgr")(x)
@@ -109,6 +116,7 @@ def _set_efficientnet_normalization(backbone: keras.Model) -> None:
                     count,
                 ]
             )
+            layer.finalize_state()  # its call reads constants made from the variables here
             return
 
 

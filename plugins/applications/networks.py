@@ -11,9 +11,11 @@ model so that it takes RGB pixels in [0, 255] (and exports carry the preprocessi
 * ``caffe`` - RGB to BGR, minus the ImageNet mean per channel (ResNet v1, VGG);
 * ``tf`` - scaled to [-1, 1] (ResNet v2, Inception, Xception, MobileNet v1/v2, NASNet);
 * ``torch`` - scaled to [0, 1], minus the ImageNet mean, divided by its standard deviation
-  (DenseNet);
-* ``keras`` - the network's own ``include_preprocessing`` layers (MobileNet v3, EfficientNet
-  v2, ConvNeXt);
+  (DenseNet; and ConvNeXt, EfficientNetV2 B0-B3, whose own ``include_preprocessing`` does
+  the same with a ``Normalization`` layer - see ``model.py`` for why it is replaced);
+* ``tf128`` - ``x / 128 - 1`` (EfficientNetV2 S/M/L's own ``include_preprocessing``);
+* ``keras`` - the network's own ``include_preprocessing`` layer (MobileNet v3: a
+  ``Rescaling`` to [-1, 1]);
 * ``efficientnet`` - EfficientNet's built-in ``Rescaling`` + ``Normalization``, plus the
   scaling Keras adds after them for its ImageNet weights (see ``model.py``).
 """
@@ -31,6 +33,7 @@ class Network:
     variant: str  # value of the family's `variant` hyper-parameter ("" if it has none)
     size: int  # the ImageNet input size (height = width)
     dropout: float = 0.0  # Keras' default dropout before the classifier
+    preprocessing: str = ""  # when it differs from the family's
 
     @property
     def min_size(self) -> int:
@@ -40,11 +43,12 @@ class Network:
 @dataclass(frozen=True)
 class Family:
     name: str
-    preprocessing: str  # caffe | tf | torch | keras | efficientnet
+    preprocessing: str  # caffe | tf | torch | tf128 | keras | efficientnet
     head: str  # dense | vgg | mobilenet | mobilenet_v3 | convnext
     min_size: int = 32
     alphas: tuple[float, ...] = ()  # width multipliers (MobileNets)
     head_layers: tuple[str, ...] = ("predictions",)  # what --freeze backbone trains first
+    keras_flag: bool = False  # the Keras function takes include_preprocessing
 
 
 FAMILIES = {
@@ -55,8 +59,14 @@ FAMILIES = {
         Family("vgg", "caffe", "vgg", head_layers=("fc1", "fc2", "predictions")),
         Family("densenet", "torch", "dense"),
         Family("efficientnet", "efficientnet", "dense"),
-        Family("efficientnet_v2", "keras", "dense"),
-        Family("convnext", "keras", "convnext", head_layers=("head_layernorm", "predictions")),
+        Family("efficientnet_v2", "torch", "dense", keras_flag=True),
+        Family(
+            "convnext",
+            "torch",
+            "convnext",
+            head_layers=("head_layernorm", "predictions"),
+            keras_flag=True,
+        ),
         Family("inception_v3", "tf", "dense", min_size=75),
         Family("inception_resnet_v2", "tf", "dense", min_size=75),
         Family("xception", "tf", "dense", min_size=71),
@@ -74,6 +84,7 @@ FAMILIES = {
             "mobilenet_v3",
             alphas=(0.75, 1.0),
             head_layers=("conv_2", "logits"),
+            keras_flag=True,
         ),
         Family("nasnet", "tf", "dense"),
     )
@@ -119,7 +130,15 @@ NETWORKS: dict[str, Network] = {
             for v, s, p in _EFFICIENTNET
         ),
         *(
-            Network(f"efficientnet_v2_{v}", f"EfficientNetV2{k}", "efficientnet_v2", v, s, 0.2)
+            Network(
+                f"efficientnet_v2_{v}",
+                f"EfficientNetV2{k}",
+                "efficientnet_v2",
+                v,
+                s,
+                0.2,
+                "torch" if v.startswith("b") else "tf128",
+            )
             for v, k, s in _EFFICIENTNET_V2
         ),
         Network("inception_resnet_v2", "InceptionResNetV2", "inception_resnet_v2", "", 299),

@@ -528,6 +528,15 @@ def _pairs(source: keras.Model, target: keras.Model) -> dict[int, Any]:
     return {id(t): by_name[t.name] for t in tgt if t.name in by_name}
 
 
+def _finalize(layer: Any) -> None:
+    """A preprocessing layer (Normalization, EfficientNet's) reads its statistics into
+    constants in ``finalize_state``: Keras' loaders call it after assigning the variables,
+    ``set_weights`` does not."""
+    finalize = getattr(layer, "finalize_state", None)
+    if callable(finalize):
+        finalize()
+
+
 def _copy_matching(source: keras.Model, target: keras.Model, report: LoadReport) -> None:
     pairs = _pairs(source, target)
     used: set[int] = set()
@@ -540,6 +549,7 @@ def _copy_matching(source: keras.Model, target: keras.Model, report: LoadReport)
         have, want = _shapes(src), _shapes(layer)
         if have == want:
             layer.set_weights(src.get_weights())
+            _finalize(layer)
             report.loaded.append(layer.name)
             continue
         diff = next(((h, w) for h, w in zip(have, want, strict=False) if h != w), None)
