@@ -68,7 +68,16 @@ def test_seed_mlp() -> None:
 def test_seed_cnn() -> None:
     model = zoo.create("cnn")
     assert model.input_shape == (None, 28, 28, 1)
-    layers = body(model)
+    # training-time augmentation (weightless Keras random layers) comes first; the rest
+    # is the seed's network, layer for layer
+    augment = [x for x in body(model) if x.name.startswith("augment_")]
+    assert [type(x).__name__ for x in augment] == [
+        "RandomRotation",
+        "RandomZoom",
+        "RandomTranslation",
+    ]
+    assert all(not x.weights for x in augment)
+    layers = [x for x in body(model) if x not in augment]
     kinds = [type(layer).__name__ for layer in layers]
     assert kinds == [
         "Conv2D",
