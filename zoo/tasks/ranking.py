@@ -22,6 +22,7 @@ numbers have something to beat. Imports no TensorFlow; ``score_users`` calls the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -212,13 +213,27 @@ def training_pairs(
 
 # -------------------------------------------------------------------------------- scoring
 
+# Users are scored and ranked a block at a time: a block's scores (block x num_items
+# float32) take at most this many bytes, so memory is bounded by the block, never by
+# users x items.
+BLOCK_BYTES = 64 * 2**20
+
+
+def block_rows(num_items: int, budget: int | None = None) -> int:
+    """Users per block so that their float32 scores of every item fit in ``budget`` bytes
+    (default :data:`BLOCK_BYTES`)."""
+    budget = BLOCK_BYTES if budget is None else budget
+    return max(1, budget // (4 * max(int(num_items), 1)))
+
 
 def score_users(
     model: Any, users: Sequence[int] | np.ndarray, num_items: int, batch_size: int = 65536
 ) -> np.ndarray:
     """The model's score for every item, for each user: shape ``(len(users), num_items)``.
 
-    Calls the model on (user, item) pairs in batches of about ``batch_size`` pairs.
+    Calls the model on (user, item) pairs in batches of about ``batch_size`` pairs. The
+    result holds ``len(users) x num_items`` scores: callers pass a block of users at a time
+    (see :func:`block_rows`).
     """
     users = np.asarray(users, dtype="int32")
     out = np.empty((len(users), num_items), dtype="float32")
@@ -232,6 +247,33 @@ def score_users(
     return out
 
 
+def top_items(scores: np.ndarray, k: int) -> list[np.ndarray]:
+    """The ``k`` best-scored items of each row, best first, ties by lower item id, without
+    the non-finite ones (a user whose items are mostly excluded with ``-inf`` gets fewer).
+
+    The same items, in the same order, as the first ``k`` of a stable ``argsort(-scores)``
+    with the non-finite ones then dropped, but in O(items) a row instead of a full sort.
+    """
+    key = -np.asarray(scores)
+    if key.ndim != 2:
+        raise ValueError(f"scores must be (users, items), got shape {key.shape}")
+    num_items = key.shape[1]
+    out = []
+    if k < num_items:
+        kth = np.partition(key, k - 1, axis=1)[:, k - 1]  # NaN sorts last, as in argsort
+    for row in range(key.shape[0]):
+        values = key[row]
+        if k >= num_items:
+            chosen = np.arange(num_items)
+        elif np.isnan(kth[row]):
+            chosen = np.arange(num_items)  # fewer than k numbers: everything ties
+        else:
+            chosen = np.flatnonzero(values <= kth[row])  # the first k and all tied with them
+        best = chosen[np.argsort(values[chosen], kind="stable")[:k]]
+        out.append(best[np.isfinite(values[best])])
+    return out
+
+
 # -------------------------------------------------------------------------------- metrics
 
 
@@ -239,6 +281,8 @@ def ranks(scores: np.ndarray, targets: np.ndarray, exclude: np.ndarray) -> np.nd
     """0-based rank of each target among the candidates (every item not in ``exclude``).
 
     An item's rank counts the other candidates scored higher, plus half of those tied.
+    This is the definition; :class:`RankingAccumulator` computes the same ranks for a
+    block of users at once without comparing every target with every item.
     """
     scores = np.where(np.isnan(scores), -np.inf, scores).astype("float64")
     valid = np.ones(len(scores), dtype=bool)
@@ -251,6 +295,143 @@ def ranks(scores: np.ndarray, targets: np.ndarray, exclude: np.ndarray) -> np.nd
     return above + 0.5 * tied
 
 
+def _metric_names(ks: Sequence[int]) -> list[str]:
+    return [f"{name}_at_{k}" for k in ks for name in ("recall", "hit_rate", "ndcg")] + ["mrr"]
+
+
+class RankingAccumulator:
+    """Ranking metrics accumulated a block of users at a time.
+
+    :meth:`add` takes the scores of a block of users (``(block, num_items)``), their
+    held-out items and the items to leave out of their ranking, and keeps one value per
+    user and metric (O(users) memory); :meth:`result` averages them with ``math.fsum``, so
+    the result does not depend on the block size.
+
+    Exact, with fewer comparisons than ranking every target against every item: the
+    best-scored target has the best rank (the MRR), counted against the whole row for
+    every user; a target can be in the top k only if fewer than k candidates score above
+    it, i.e. if it scores at least the k-th best candidate score, and the candidates above
+    such a target are among the ``max(ks)`` best (``np.partition``), so only those are
+    compared with it (ties with the k-th best score itself are counted on the whole row).
+    Users whose best target ranks below ``max(ks)`` need nothing more.
+    """
+
+    def __init__(self, ks: Sequence[int] = (10,)) -> None:
+        self.ks = tuple(int(k) for k in ks)
+        if not self.ks or min(self.ks) < 1:
+            raise ValueError(f"ks must be positive cut-offs, got {ks!r}")
+        self.values: dict[str, list[np.ndarray]] = {name: [] for name in _metric_names(ks)}
+        self.users = 0
+
+    def add(
+        self, scores: Any, targets: Sequence[np.ndarray], exclude: Sequence[np.ndarray]
+    ) -> None:
+        scores = np.array(scores, dtype="float32")  # a copy: excluded items become NaN
+        if scores.ndim != 2 or len(scores) != len(targets) or len(targets) != len(exclude):
+            raise DataError(
+                f"scores of shape {scores.shape} for {len(targets)} users",
+                "a scoring function returns one row of item scores per user",
+            )
+        num_items = scores.shape[1]
+        np.fmax(scores, -np.inf, out=scores)  # a NaN score ranks last (as -inf)
+        rows, items = [], []
+        for row, (target, seen) in enumerate(zip(targets, exclude, strict=True)):
+            target = np.unique(np.asarray(target, dtype="int64"))
+            if len(target) == 0:
+                continue
+            seen = np.setdiff1d(np.asarray(seen, dtype="int64"), target)
+            scores[row, seen] = np.nan  # not a candidate: compares False with everything
+            rows.append(np.full(len(target), row))
+            items.append(target)
+        if not rows:
+            return
+        t_rows = np.concatenate(rows)
+        t_items = np.concatenate(items)
+        users = np.unique(t_rows)  # rows with targets, ascending
+        t_user = np.searchsorted(users, t_rows)  # position of each target's user
+        t_scores = scores[t_rows, t_items]
+        counts = np.bincount(t_user, minlength=len(users))
+
+        # the best target of each user has the user's best rank
+        best = np.full(len(users), -np.inf, dtype="float32")
+        np.maximum.at(best, t_user, t_scores)
+        sub = scores if len(users) == len(scores) else scores[users]
+        above_best = np.count_nonzero(sub > best[:, None], axis=1)
+        tied_best = np.count_nonzero(sub == best[:, None], axis=1) - 1
+        best_rank = above_best + 0.5 * tied_best
+
+        # exact ranks of the targets that can be in the top max(ks); the rest are not
+        kmax = max(self.ks)
+        t_rank = np.full(len(t_rows), np.inf)
+        is_best = t_scores == best[t_user]
+        t_rank[is_best] = best_rank[t_user[is_best]]
+        open_users = np.flatnonzero((above_best < kmax) & (counts > 1))
+        if len(open_users):
+            open_rows = sub if len(open_users) == len(sub) else sub[open_users]
+            if kmax < num_items:
+                neg = np.negative(open_rows)
+                neg.partition(kmax - 1, axis=1)  # NaN (left out) sorts last
+                top = np.negative(neg[:, :kmax])  # each user's kmax best scores, unordered
+                del neg
+                kth = top[:, kmax - 1]
+                kth = np.where(np.isnan(kth), -np.inf, kth)  # fewer than kmax candidates
+            else:
+                top = open_rows
+                kth = np.full(len(open_users), -np.inf, dtype="float32")
+            # candidates tied with the k-th best score may lie outside ``top``: count them
+            at_kth = np.count_nonzero(open_rows == kth[:, None], axis=1)
+            del open_rows
+            where = np.full(len(users), -1)
+            where[open_users] = np.arange(len(open_users))
+            t_open = where[t_user]
+            todo = np.flatnonzero((t_open >= 0) & ~is_best & (t_scores >= kth[t_open]))
+            step = max(1, block_rows(top.shape[1]))
+            for start in range(0, len(todo), step):
+                part = todo[start : start + step]
+                rows_of = t_open[part]
+                value = t_scores[part]
+                # every candidate above a target scoring at least the k-th best is in ``top``
+                above = np.count_nonzero(top[rows_of] > value[:, None], axis=1)
+                tied = np.where(
+                    value > kth[rows_of],
+                    np.count_nonzero(top[rows_of] == value[:, None], axis=1),
+                    at_kth[rows_of],
+                )
+                t_rank[part] = above + 0.5 * (tied - 1)
+        del sub
+
+        # per-user values, each computed as for one user alone
+        order = np.argsort(t_user, kind="stable")  # targets of each user, by item id
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        for k in self.ks:
+            hits = t_rank < k
+            n_hits = np.bincount(t_user, weights=hits, minlength=len(users))
+            self.values[f"recall_at_{k}"].append(n_hits / counts)
+            self.values[f"hit_rate_at_{k}"].append((n_hits > 0).astype("float64"))
+            ndcg = np.zeros(len(users))
+            for u in np.flatnonzero(n_hits):
+                r = t_rank[order[bounds[u] : bounds[u + 1]]]
+                ideal = (1.0 / np.log2(np.arange(min(k, counts[u])) + 2)).sum()
+                ndcg[u] = (1.0 / np.log2(r[r < k] + 2)).sum() / ideal
+            self.values[f"ndcg_at_{k}"].append(ndcg)
+        self.values["mrr"].append(1.0 / (best_rank + 1))
+        self.users += len(users)
+
+    def result(self) -> dict[str, float]:
+        """Mean of each metric over the users that had targets, and ``users``."""
+        if self.users == 0:
+            raise DataError(
+                "no user has held-out interactions to rank",
+                "give users more than one interaction, or raise test_split",
+            )
+        metrics: dict[str, float] = {
+            name: math.fsum(float(v) for part in parts for v in part) / self.users
+            for name, parts in self.values.items()
+        }
+        metrics["users"] = self.users
+        return metrics
+
+
 def ranking_metrics(
     score_rows: np.ndarray,
     targets: Sequence[np.ndarray],
@@ -261,32 +442,20 @@ def ranking_metrics(
 
     ``score_rows[r]`` scores every item for user r; ``targets[r]`` are that user's held-out
     items and ``exclude[r]`` the items to leave out of the ranking (seen in training).
+    Ranked a block of rows at a time (:class:`RankingAccumulator`).
     """
-    sums = {f"{name}_at_{k}": 0.0 for k in ks for name in ("recall", "hit_rate", "ndcg")}
-    sums["mrr"] = 0.0
-    evaluated = 0
-    for row, target, seen in zip(score_rows, targets, exclude, strict=True):
-        target = np.unique(np.asarray(target, dtype="int64"))
-        if len(target) == 0:
-            continue
-        seen = np.setdiff1d(np.asarray(seen, dtype="int64"), target)
-        r = ranks(row, target, seen)
-        evaluated += 1
-        for k in ks:
-            hits = r < k
-            sums[f"recall_at_{k}"] += hits.mean()
-            sums[f"hit_rate_at_{k}"] += float(hits.any())
-            ideal = (1.0 / np.log2(np.arange(min(k, len(target))) + 2)).sum()
-            sums[f"ndcg_at_{k}"] += (1.0 / np.log2(r[hits] + 2)).sum() / ideal
-        sums["mrr"] += 1.0 / (r.min() + 1)
-    if evaluated == 0:
+    score_rows = np.asarray(score_rows)
+    if len(score_rows) != len(targets) or len(targets) != len(exclude):
         raise DataError(
-            "no user has held-out interactions to rank",
-            "give users more than one interaction, or raise test_split",
+            f"{len(score_rows)} score rows for {len(targets)} users",
+            "give one row of item scores per user",
         )
-    metrics = {key: float(value / evaluated) for key, value in sums.items()}
-    metrics["users"] = evaluated
-    return metrics
+    found = RankingAccumulator(ks)
+    step = block_rows(score_rows.shape[1] if score_rows.ndim == 2 else 1)
+    for start in range(0, len(score_rows), step):
+        end = start + step
+        found.add(score_rows[start:end], targets[start:end], exclude[start:end])
+    return found.result()
 
 
 def _eval_users(split: RetrievalSplit, which: str, max_users: int | None, seed: int) -> np.ndarray:
@@ -308,11 +477,15 @@ def evaluate_scores(
     ks: Sequence[int] = (10,),
     max_users: int | None = None,
     seed: int = 0,
+    block_users: int | None = None,
 ) -> dict[str, float]:
     """Ranking metrics of ``score_fn(users) -> (len(users), num_items)`` on split ``which``.
 
     Items the user has in earlier splits are left out of the ranking. ``max_users`` ranks a
-    seeded sample of users (for large data).
+    seeded sample of users (for large data). ``score_fn`` is called on blocks of
+    ``block_users`` users (default: :func:`block_rows`, about 64 MB of float32 scores), in
+    ascending user order, and each block is ranked before the next is scored, so memory is
+    bounded by the block; the metrics do not depend on the block size.
     """
     users = _eval_users(split, which, max_users, seed)
     if len(users) == 0:
@@ -322,20 +495,19 @@ def evaluate_scores(
         )
     held = Grouped.build(*split.positives(which), split.num_users)
     seen = split.known(*_seen_splits(which))
-    totals: dict[str, float] = {}
-    evaluated = 0
-    chunk = max(1, 2_000_000 // split.num_items)
-    for start in range(0, len(users), chunk):
-        part = users[start : start + chunk]
+    found = RankingAccumulator(ks)
+    step = block_users or block_rows(split.num_items)
+    for start in range(0, len(users), step):
+        part = users[start : start + step]
         scores = np.asarray(score_fn(part), dtype="float32")
-        found = ranking_metrics(scores, [held[u] for u in part], [seen[u] for u in part], ks)
-        n = found.pop("users")
-        for key, value in found.items():
-            totals[key] = totals.get(key, 0.0) + value * n
-        evaluated += n
-    metrics = {key: float(value / evaluated) for key, value in totals.items()}
-    metrics["users"] = evaluated
-    return metrics
+        if scores.shape != (len(part), split.num_items):
+            raise DataError(
+                f"the scoring function returned shape {scores.shape} for {len(part)} users",
+                f"return ({len(part)}, {split.num_items}): every item's score for each user",
+            )
+        found.add(scores, [held[u] for u in part], [seen[u] for u in part])
+        del scores
+    return found.result()
 
 
 def evaluate_model(
@@ -347,6 +519,7 @@ def evaluate_model(
     max_users: int | None = None,
     seed: int = 0,
     batch_size: int = 65536,
+    block_users: int | None = None,
 ) -> dict[str, float]:
     """Ranking metrics of a (user_id, item_id) -> score model; see :func:`evaluate_scores`."""
     return evaluate_scores(
@@ -356,6 +529,7 @@ def evaluate_model(
         ks=ks,
         max_users=max_users,
         seed=seed,
+        block_users=block_users,
     )
 
 

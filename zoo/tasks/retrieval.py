@@ -119,11 +119,12 @@ class RetrievalTask(Task):
         (``options["training_data"]``) or in ``dataset`` itself — are left out of the
         ranking, as evaluation leaves out the items seen in training, unless
         ``options["include_seen"]``; a user who has seen nearly every item gets fewer than
-        ``top_k``.
+        ``top_k``. Users are scored ``batch_size`` at a time (:func:`ranking.block_rows`
+        bounds the block), and their rows are yielded before the next block is scored.
         """
         import numpy as np
 
-        from zoo.tasks.ranking import score_users
+        from zoo.tasks.ranking import block_rows, score_users, top_items
 
         opts = options or {}
         x = dataset.x
@@ -134,19 +135,19 @@ class RetrievalTask(Task):
         seen = None if opts.get("include_seen") else self.seen_items(dataset, config, opts)
         item_ids = state.get("items")
         user_ids = state.get("users")
-        block = max(1, 65536 // max(num_items, 1))
+        # batch_size users at a time (fewer when their scores would pass ranking's block
+        # budget): memory bounded by the block, never users x items; rows yielded per block
+        block = max(1, min(batch_size, block_rows(num_items)))
         for start in range(0, len(users), block):
             chunk = users[start : start + block]
-            scores = np.array(score_users(model, chunk, num_items), dtype="float64")
+            scores = score_users(model, chunk, num_items)
             if seen is not None:
                 for row, user in enumerate(chunk):
                     scores[row, seen[int(user)]] = -np.inf
-            best = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
-            for row, user in enumerate(chunk):
-                top = [int(i) for i in best[row] if np.isfinite(scores[row, i])]
+            for row, (user, top) in enumerate(zip(chunk, top_items(scores, top_k), strict=True)):
                 yield {
                     "user_id": user_ids[user] if user_ids else int(user),
-                    "items": [item_ids[i] if item_ids else i for i in top],
+                    "items": [item_ids[i] if item_ids else int(i) for i in top],
                     "scores": [round(float(scores[row, i]), 6) for i in top],
                 }
 
