@@ -215,8 +215,9 @@ def test_cnn_flat_folder_and_single_image_are_unlabelled(tmp_path: Path) -> None
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"not a png")
     write_png(tmp_path / "broken" / "b" / "y.png", 1)
-    with pytest.raises(DataError, match="cannot be read as an image"):
-        load("cnn", tmp_path / "broken")
+    broken = load("cnn", tmp_path / "broken")  # files are streamed: read when needed
+    with pytest.raises(DataError, match=r"x\.png: cannot be read as an image"):
+        np.asarray(broken.x)
 
 
 def test_cnn_arrays_imply_image_size(tmp_path: Path) -> None:

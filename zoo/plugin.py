@@ -22,7 +22,9 @@ here is private and may change. Hook signatures are documented in :mod:`zoo.hook
 A plugin that brings its own kind of task subclasses :class:`Task` and returns it from a
 ``zoo_tasks`` hook (see docs/plugins.md). ``readers`` (:mod:`zoo.data.readers`) holds the
 file readers the built-in plugins use — image folders, CSV tables, text CSV, ratings —
-for a plugin's own ``zoo_dataset``; it is imported on first use (it needs numpy).
+for a plugin's own ``zoo_dataset``; ``sources`` (:mod:`zoo.data.sources`) the streamed
+inputs they return for data that stays on disk (``Source``, ``ImageFiles``,
+``ArrayRows``). Both are imported on first use (they need numpy).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from zoo.hookspecs import hookimpl, hookspec
 from zoo.tasks.base import SplitData, Task, ordered_split, random_split
 
 if TYPE_CHECKING:
-    from zoo.data import readers
+    from zoo.data import readers, sources
 
 __all__ = [
     "Config",
@@ -56,15 +58,16 @@ __all__ = [
     "ordered_split",
     "random_split",
     "readers",
+    "sources",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "readers":
+    if name in ("readers", "sources"):
         import importlib
 
-        module = importlib.import_module("zoo.data.readers")
-        globals()["readers"] = module
+        module = importlib.import_module(f"zoo.data.{name}")
+        globals()[name] = module
         return module
     raise AttributeError(f"module 'zoo.plugin' has no attribute '{name}'")
 

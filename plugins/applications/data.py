@@ -49,7 +49,7 @@ def load(config: Config, path: Path | None, state: dict[str, Any] | None) -> Dat
 
 def image_folder(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
     files, labels = readers.list_images(path)
-    x = readers.read_images(files, config.height, config.width, 3) * np.float32(255.0)
+    x = readers.image_files(files, config.height, config.width, 3, scale=255.0)  # 0-255 RGB
     y, names = readers.classification_labels(labels, config, state, str(path))
     implied = {"num_classes": len(names)} if y is not None and names else {}
     new_state = {"class_names": names, "source": "images"} if names is not None else {}

@@ -6,7 +6,8 @@ digits ``0..num_classes-1`` are kept.
 
 User data: a folder of class sub-folders of images (``root/<class>/*.png``), a flat folder or
 single image (unlabelled, for prediction), converted to the model's ``height x width x
-channels`` (``channels=1`` greyscale by default: ``--set channels=3`` keeps colour); or arrays
+channels`` (``channels=1`` greyscale by default: ``--set channels=3`` keeps colour) and
+streamed from disk (``readers.image_files``: only the file list is in memory); or arrays
 in ``.npz`` (``x`` of shape ``(n, h, w)`` or ``(n, h, w, c)``, ``y``) / ``.npy``, whose shape
 sets height, width and channels unless they were set.
 """
@@ -70,7 +71,7 @@ def digits(config: Config, state: dict[str, Any] | None) -> Dataset:
 def image_folder(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
     files, labels = readers.list_images(path)
     implied: dict[str, Any] = {}
-    x = readers.read_images(files, config.height, config.width, config.channels)
+    x = readers.image_files(files, config.height, config.width, config.channels)
     y, names = readers.classification_labels(labels, config, state, str(path))
     if y is not None:
         implied["num_classes"] = len(names)

@@ -48,6 +48,21 @@ TRAIN_OPTIONS: dict[str, HParam] = {
         ),
         HParam("max_examples", "int", 0, "use at most this many examples (0 = all)", min=0),
         HParam(
+            "data_cache",
+            "str",
+            "auto",
+            "decoded files in memory for the whole run (memory), read from disk every epoch "
+            "(stream), or memory when they take at most 256 MB (auto)",
+            choices=("auto", "memory", "stream"),
+        ),
+        HParam(
+            "skip_unreadable",
+            "bool",
+            False,
+            "leave out files that cannot be decoded (checked before training, counted) "
+            "instead of stopping with an error",
+        ),
+        HParam(
             "freeze",
             "str",
             "none",

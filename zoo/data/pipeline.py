@@ -6,6 +6,11 @@ epoch ``e`` a pure function of the seed, so a run resumed at epoch ``e`` sees ex
 batches an uninterrupted run would have seen. Batches are gathered in parallel and
 prefetched.
 
+Streamed inputs (:class:`zoo.data.sources.Source`) go through the same permutation: the
+epoch's example indices are batched exactly as for arrays, and each example is read and
+decoded by its Source in a parallel map before batching, so a streamed run and an
+in-memory run see identical batches.
+
 Every training batch has the same, static size: an epoch's short last batch is topped up
 with the first examples of that epoch's permutation. With a known batch dimension
 TensorFlow resolves the gradient's shape arithmetic while tracing, which makes the train
@@ -33,6 +38,27 @@ def _to_tensors(x: Any) -> Any:
     return tf.constant(x)
 
 
+def _reader(x: Any) -> tuple[Any, Any]:
+    """``(index, read)`` for ``x`` with streamed parts: the tensors to gather example
+    indices from (a Source's index, an array's rows) and a function from one gathered
+    entry (structure) to one example."""
+    import tensorflow as tf
+
+    from zoo.data.sources import Source
+
+    def index_of(part: Any) -> Any:
+        return tf.constant(part.index() if isinstance(part, Source) else part)
+
+    def read_of(part: Any) -> Any:
+        return part.read if isinstance(part, Source) else (lambda entry: entry)
+
+    if isinstance(x, dict):
+        index = {k: index_of(v) for k, v in x.items()}
+        reads = {k: read_of(v) for k, v in x.items()}
+        return index, lambda entry: {k: reads[k](entry[k]) for k in reads}
+    return index_of(x), read_of(x)
+
+
 def steps_per_epoch(n: int, batch_size: int) -> int:
     return max(1, math.ceil(n / batch_size))
 
@@ -44,9 +70,12 @@ def training_stream(
     ``steps_per_epoch(n, batch_size)`` batches of ``min(batch_size, n)`` examples each."""
     import tensorflow as tf
 
+    from zoo.data.sources import is_streamed
+
     first = next(iter(x.values())) if isinstance(x, dict) else x
     n = int(len(first))
-    xs, ys = _to_tensors(x), _to_tensors(y)
+    streamed = is_streamed(x)
+    xs, ys = (None if streamed else _to_tensors(x)), _to_tensors(y)
     batch = min(batch_size, n)
     padded = steps_per_epoch(n, batch) * batch  # n rounded up to whole batches
 
@@ -54,22 +83,44 @@ def training_stream(
         key = tf.stack([tf.constant(seed, tf.int64), epoch])
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=key)
         order = tf.concat([order, order[: padded - n]], axis=0)  # padded - n < batch <= n
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch, drop_remainder=True)
+        indices = tf.data.Dataset.from_tensor_slices(order)
+        return indices if streamed else indices.batch(batch, drop_remainder=True)
 
     stream = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1))
     stream = stream.flat_map(one_epoch)
-    stream = stream.map(
-        lambda idx: (_gather(xs, idx), _gather(ys, idx)),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
+    if streamed:  # read example by example in parallel, then batch
+        index, read = _reader(x)
+        stream = stream.map(
+            lambda i: (read(_gather(index, i)), _gather(ys, i)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        ).batch(batch, drop_remainder=True)
+    else:
+        stream = stream.map(
+            lambda idx: (_gather(xs, idx), _gather(ys, idx)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
     return stream.prefetch(tf.data.AUTOTUNE)
 
 
 def evaluation_stream(x: Any, y: Any, *, batch_size: int) -> Any:
-    """Unshuffled, cached batches for validation, test and prediction."""
+    """Unshuffled batches for validation, test and prediction: cached in memory for
+    arrays, read again each time for streamed inputs."""
     import tensorflow as tf
 
+    from zoo.data.sources import is_streamed
+
+    if is_streamed(x):
+        index, read = _reader(x)
+        data = (index,) if y is None else (index, y)
+        ds = tf.data.Dataset.from_tensor_slices(data)
+        ds = ds.map(
+            lambda entry, *rest: (read(entry), *rest),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     data = (x,) if y is None else (x, y)
     ds = tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
     return ds.cache().prefetch(tf.data.AUTOTUNE)

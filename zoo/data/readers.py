@@ -475,25 +475,23 @@ def list_images(path: Path) -> tuple[list[Path], list[str] | None]:
     )
 
 
-_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+def image_files(
+    files: Sequence[Path | str], height: int, width: int, channels: int, scale: float = 1.0
+) -> Any:
+    """Image files as a streamed input (:class:`zoo.data.sources.ImageFiles`): decoded and
+    resized to ``(height, width, channels)`` floats in ``[0, scale]`` by ``tf.data`` when a
+    batch needs them; only the file list is held in memory. Small collections are read into
+    memory once by the runner (the ``data_cache`` option)."""
+    from zoo.data.sources import ImageFiles
+
+    return ImageFiles(files, height, width, channels, scale)
 
 
 def read_images(files: Sequence[Path], height: int, width: int, channels: int) -> np.ndarray:
-    """Decode, convert and resize images to ``(n, height, width, channels)`` floats in [0, 1]."""
-    from PIL import Image, UnidentifiedImageError
-
-    out = np.empty((len(files), height, width, channels), dtype="float32")
-    for i, file in enumerate(files):
-        try:
-            with Image.open(file) as image:
-                image = image.convert(_MODES[channels]).resize((width, height), Image.BILINEAR)
-                array = np.asarray(image, dtype="float32") / 255.0
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(
-                f"{file}: cannot be read as an image ({exc})", "remove or replace it"
-            ) from None
-        out[i] = array.reshape(height, width, channels)
-    return out
+    """Decode, convert and resize images to ``(n, height, width, channels)`` floats in [0, 1]
+    now, in memory (the same decoding as :func:`image_files`). An unreadable file is a
+    DataError naming it."""
+    return np.asarray(image_files(files, height, width, channels))
 
 
 # -------------------------------------------------------------------------------- text

@@ -151,8 +151,11 @@ class Task:
         x, y = split.test
         if num_examples(x) == 0:
             return {}
+        from zoo.data.sources import naming_unreadable
+
         stream = evaluation_stream(x, y, batch_size=batch_size)
-        results = model.evaluate(stream, verbose=0, return_dict=True)
+        with naming_unreadable(x):
+            results = model.evaluate(stream, verbose=0, return_dict=True)
         return {name: float(value) for name, value in results.items()}
 
     def baselines(self, split: SplitData, config: Any) -> dict[str, float]:

@@ -69,7 +69,45 @@ def load_dataset(
             "zoo_dataset must return zoo.plugin.Dataset",
         )
     validate_dataset(dataset, str(path) if path is not None else None, ref.plugin)
+    if config.train.get("skip_unreadable"):
+        dataset = without_unreadable_files(dataset)
     return dataset
+
+
+def without_unreadable_files(dataset: Dataset) -> Dataset:
+    """``dataset`` without the streamed examples that cannot be decoded (``skip_unreadable``),
+    reported on stderr with their count and the first one."""
+    import sys
+
+    import numpy as np
+
+    from zoo.data.sources import Source, unreadable_positions
+
+    x = dataset.x
+    parts = x.values() if isinstance(x, dict) else [x]
+    bad: set[int] = set()
+    first = ""
+    for part in parts:
+        if isinstance(part, Source):
+            found = unreadable_positions(part)
+            if found and not first:
+                first = part.describe(found[0])
+            bad.update(found)
+    if not bad:
+        return dataset
+    if len(bad) == len(dataset):
+        raise DataError(
+            f"none of the {len(bad)} files of {dataset.name} can be read (first: {first})",
+            "check the files' format",
+        )
+    keep = np.setdiff1d(np.arange(len(dataset)), sorted(bad))
+    print(
+        f"warning: skipped {len(bad)} unreadable file(s) of {len(dataset)} (first: {first})",
+        file=sys.stderr,
+    )
+    y = None if dataset.y is None else take(dataset.y, keep)
+    keys = None if dataset.keys is None else [dataset.keys[i] for i in keep]
+    return Dataset(**{**dataset.__dict__, "x": take(x, keep), "y": y, "keys": keys})
 
 
 def _unreadable(path: Path, exc: BaseException) -> DataError:
@@ -89,6 +127,8 @@ def validate_dataset(dataset: Dataset, source: str | None = None, plugin: str = 
     """Raise DataError unless every array of ``dataset`` has one length and its float
     features and targets are finite; ``source`` (the data path) names it in the message."""
     import numpy as np
+
+    from zoo.data.sources import Source
 
     where = source or f"data {dataset.name}" + (f" (plugin '{plugin}')" if plugin else "")
     x_arrays = _named_arrays(dataset.x, "x", where)
@@ -119,6 +159,8 @@ def validate_dataset(dataset: Dataset, source: str | None = None, plugin: str = 
             "Dataset.keys needs one identifier per example",
         )
     for name, array in [*x_arrays, *y_arrays]:
+        if isinstance(array, Source):  # decoded when read: finite by construction
+            continue
         array = np.asarray(array) if not hasattr(array, "dtype") else array
         if getattr(array, "dtype", None) is None or array.dtype.kind not in "fc":
             continue
@@ -221,6 +263,8 @@ def check_inputs(model: Any, x: Any, model_name: str) -> None:
     """Raise DataError, before any training, when arrays do not fit the model's inputs."""
     import numpy as np
 
+    from zoo.data.sources import Source
+
     inputs = {t.name.split(":")[0]: t for t in model.inputs}
     if isinstance(x, dict):
         missing = sorted(set(inputs) - set(x))
@@ -238,7 +282,7 @@ def check_inputs(model: Any, x: Any, model_name: str) -> None:
             )
         pairs = [(next(iter(inputs)), x, next(iter(inputs.values())))]
     for name, array, tensor in pairs:
-        array = np.asarray(array)
+        array = array if isinstance(array, Source) else np.asarray(array)
         expected = tuple(tensor.shape)[1:]
         got = array.shape[1:]
         fits = len(expected) == len(got) and all(
@@ -261,6 +305,16 @@ def check_inputs(model: Any, x: Any, model_name: str) -> None:
                 f"data '{name}' has dtype {array.dtype}, model '{model_name}' expects numbers",
                 "convert the data to numbers",
             )
+
+
+def in_memory_if_chosen(dataset: Dataset, mode: str) -> Dataset:
+    """``dataset`` with its streamed inputs read into memory once when the ``data_cache``
+    option (``mode``) says so: ``memory``, or ``auto`` for data that fits 256 MB."""
+    from zoo.data.sources import cache_policy, is_streamed
+
+    if not is_streamed(dataset.x):
+        return dataset
+    return Dataset(**{**dataset.__dict__, "x": cache_policy(dataset.x, mode)})
 
 
 def subsample(dataset: Dataset, limit: int, seed: int) -> Dataset:

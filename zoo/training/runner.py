@@ -44,6 +44,7 @@ from zoo.training.inputs import (
     apply_implied,
     check_inputs,
     check_split,
+    in_memory_if_chosen,
     load_dataset,
     read_config_file,
     subsample,
@@ -220,7 +221,9 @@ def prepare(session: Session) -> None:
     state = s.record.state if s.record else None
     dataset = load_dataset(s.ref, s.config, s.data, state=state)
     s.config = apply_implied(s.ref, s.config, dataset, s.explicit, f"data {dataset.name}")
-    s.dataset = subsample(dataset, s.config.train["max_examples"], s.seed)
+    s.dataset = in_memory_if_chosen(
+        subsample(dataset, s.config.train["max_examples"], s.seed), s.config.train["data_cache"]
+    )
     s.task.check_data(s.dataset, s.config)
     s.model = s.dist.build_model(s.ref, s.config)  # inside the strategy's scope
     check_inputs(s.model, s.dataset.x, s.ref.model.name)
@@ -310,6 +313,8 @@ class Fitted:
 
 def fit(session: Session, *, verbose: bool, extra_callbacks: list[Any]) -> Fitted:
     """Train from the last completed epoch to ``epochs`` (or until early stopping)."""
+    from zoo.data.sources import naming_unreadable
+
     s = session
     assert s.split is not None and s.run_dir is not None
     cfg = s.config
@@ -327,16 +332,17 @@ def fit(session: Session, *, verbose: bool, extra_callbacks: list[Any]) -> Fitte
         end = _apply_phase(s, epoch)
         phase_cfg = cfg if end == epochs else _with_train(s, epochs=end)
         splits = _splits(s, epoch, end)
-        if s.dist.distributed:  # custom loop, same callbacks
-            s.dist.fit(s.model, splits, phase_cfg, callbacks, epoch, s.task)
-        else:
-            get_catalog().host.owner_hook(s.ref.plugin, "zoo_train")(
-                model=s.model,
-                splits=splits,
-                config=phase_cfg,
-                callbacks=callbacks,
-                initial_epoch=epoch,
-            )
+        with naming_unreadable(s.split.train[0]):  # a bad file met mid-epoch: named
+            if s.dist.distributed:  # custom loop, same callbacks
+                s.dist.fit(s.model, splits, phase_cfg, callbacks, epoch, s.task)
+            else:
+                get_catalog().host.owner_hook(s.ref.plugin, "zoo_train")(
+                    model=s.model,
+                    splits=splits,
+                    config=phase_cfg,
+                    callbacks=callbacks,
+                    initial_epoch=epoch,
+                )
         done = len(history.get("loss", []))
         if done < end or getattr(s.model, "stop_training", False):
             break  # early stopping (or a plugin's loop that ended the run)
