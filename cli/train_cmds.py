@@ -184,30 +184,41 @@ def predict_cmd(
     Each prediction carries its example's key (image path, id column or text, row number,
     user id), in the input's order.
     """
-    from zoo.training.evaluation import predict
+    from zoo.training.evaluation import RowFormat, predict
 
-    rows = predict(model, data, output=output, top_k=top_k, include_seen=include_seen)
+    # rows are printed (and written to --output) as their batch finishes; none are kept
+    rows = predict(model, data, output=output, top_k=top_k, include_seen=include_seen, stream=True)
     if as_json:
-        echo_json(rows)
+        out = RowFormat("json", lambda text: click.echo(text, nl=False))
+        for row in rows:
+            out.row(row)
+        out.end()
         return
     if output:
-        click.echo(f"wrote {len(rows)} predictions to {output}")
+        count = sum(1 for _ in rows)
+        click.echo(f"wrote {count} predictions to {output}")
         return
-    for row in rows[:50]:
-        if "items" in row:
-            click.echo(f"user {row['user_id']}: {', '.join(map(str, row['items']))}")
-            continue
-        columns = list(row)
-        key = row[columns[1]] if len(columns) > 1 and columns[1] not in _VALUES else row["index"]
-        if "label" in row:
-            click.echo(f"{key}: {row['label']} ({row['probability']:.3f})")
-        elif "value" in row:
-            click.echo(f"{key}: {row['value']:.4f}")
-        else:  # a task's own columns (a forecast's step_1..step_H, ...), as they come
-            rest = {k: v for k, v in row.items() if k not in ("index", columns[1])}
-            click.echo(f"{key}: " + ", ".join(f"{k}={_short(v)}" for k, v in rest.items()))
-    if len(rows) > 50:
-        click.echo(f"... {len(rows) - 50} more (use --output FILE)")
+    shown = 0
+    for row in rows:
+        shown += 1
+        if shown <= 50:
+            click.echo(_row_line(row))
+    if shown > 50:
+        click.echo(f"... {shown - 50} more (use --output FILE)")
+
+
+def _row_line(row: dict[str, Any]) -> str:
+    if "items" in row:
+        return f"user {row['user_id']}: {', '.join(map(str, row['items']))}"
+    columns = list(row)
+    key = row[columns[1]] if len(columns) > 1 and columns[1] not in _VALUES else row["index"]
+    if "label" in row:
+        return f"{key}: {row['label']} ({row['probability']:.3f})"
+    if "value" in row:
+        return f"{key}: {row['value']:.4f}"
+    # a task's own columns (a forecast's step_1..step_H, ...), as they come
+    rest = {k: v for k, v in row.items() if k not in ("index", columns[1])}
+    return f"{key}: " + ", ".join(f"{k}={_short(v)}" for k, v in rest.items())
 
 
 _VALUES = ("label", "probability", "top", "value", "values")

@@ -7,7 +7,10 @@ file renamed at the end, and an error mid-way leaves no file and keeps a previou
 
 from __future__ import annotations
 
+import csv
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +123,180 @@ def test_top_items_equal_a_stable_full_sort() -> None:
             best = np.argsort(-scores[row], kind="stable")[:k]
             want = [i for i in best if np.isfinite(scores[row, i])]
             assert got[row].tolist() == want, (k, row)
+
+
+# ------------------------------------------------------------------- streaming predictions
+
+
+class CountingModel:
+    """A model stand-in that counts its batches: proves rows come before the last batch."""
+
+    def __init__(self, fn) -> None:
+        self.fn, self.calls = fn, 0
+
+    def predict_on_batch(self, x):
+        self.calls += 1
+        return self.fn(x)
+
+
+def test_task_predict_yields_rows_as_batches_finish() -> None:
+    from zoo.data.dataset import Dataset
+    from zoo.tasks.base import Task
+
+    model = CountingModel(lambda x: np.asarray(x).sum(axis=1, keepdims=True))
+    data = Dataset(x=np.arange(40, dtype="float32").reshape(20, 2))
+    rows = Task().predict(model, data, {}, {}, batch_size=4, top_k=1)
+    first = next(rows)
+    assert first == {"index": 0, "value": 1.0}
+    assert model.calls == 1  # four more batches to go
+    assert len(list(rows)) == 19 and model.calls == 5
+
+
+def test_recommender_predict_yields_users_a_block_at_a_time() -> None:
+    from zoo.data.dataset import Dataset
+    from zoo.tasks.retrieval import RetrievalTask
+
+    num_users, num_items = 30, 12
+
+    def scores(batch):  # user u prefers items u, u+1, ... (mod num_items)
+        return -((batch["item_id"] - batch["user_id"]) % num_items).astype("float32")
+
+    model = CountingModel(scores)
+    users = Dataset(x={"user_id": np.arange(num_users)[::-1].copy()})
+    config = {"num_users": num_users, "num_items": num_items}
+    rows = RetrievalTask().predict(
+        model, users, config, {}, batch_size=4, top_k=3, options={"include_seen": True}
+    )
+    first = next(rows)
+    assert first == {"user_id": 29, "items": [5, 6, 7], "scores": [0.0, -1.0, -2.0]}
+    assert model.calls == 1
+    rest = list(rows)
+    assert len(rest) == num_users - 1 and model.calls == 8  # ceil(30 / 4) blocks
+    assert [row["user_id"] for row in rest][:3] == [28, 27, 26]
+
+
+@pytest.fixture
+def features(tmp_path: Path) -> Path:
+    """200 examples of the fresh ``mlp`` model's 100 features."""
+    path = tmp_path / "features.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(200, 100)).astype("float32"))
+    return path
+
+
+def folder_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_predict_writes_its_file_as_rows_come(tmp_path: Path, features: Path, suffix: str) -> None:
+    import zoo
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    target = out_dir / f"predictions{suffix}"
+    target.write_text("the previous predictions\n")
+    rows = zoo.predict("mlp", features, output=target, batch_size=8, stream=True)
+    assert not isinstance(rows, list)
+    head = [next(rows) for _ in range(180)]  # 20 KB or more: past the write buffer
+    assert head[0]["index"] == 0
+    staged = [name for name in folder_files(out_dir) if name != target.name]
+    assert len(staged) == 1 and staged[0].startswith(f".{target.name}.")
+    assert (out_dir / staged[0]).stat().st_size > 0  # rows are in the file already
+    assert target.read_text() == "the previous predictions\n"  # until the last row
+    rest = list(rows)
+    assert folder_files(out_dir) == [target.name]
+    everything = [*head, *rest]
+    assert len(everything) == 200
+    if suffix == ".json":
+        assert target.read_text() == json.dumps(everything, indent=2) + "\n"
+    else:
+        with open(target, newline="") as handle:
+            lines = list(csv.DictReader(handle))
+        assert [int(line["index"]) for line in lines] == list(range(200))
+        assert json.loads(lines[7]["top"]) == everything[7]["top"]
+    # the list form (a fresh model: other random weights) writes its file the same way
+    listed = zoo.predict("mlp", features, output=target, batch_size=8)
+    assert isinstance(listed, list) and [row["index"] for row in listed] == list(range(200))
+    if suffix == ".json":
+        assert json.loads(target.read_text()) == listed
+
+
+def test_a_stream_closed_early_writes_nothing(tmp_path: Path, features: Path) -> None:
+    import zoo
+
+    target = tmp_path / "predictions.json"
+    target.write_text("[]\n")
+    rows = zoo.predict("mlp", features, output=target, batch_size=8, stream=True)
+    next(rows)
+    rows.close()
+    assert folder_files(tmp_path) == ["features.npy", "predictions.json"]
+    assert target.read_text() == "[]\n"
+
+
+def test_an_error_mid_prediction_leaves_no_file_and_keeps_the_previous_one(
+    tmp_path: Path,
+) -> None:
+    from zoo.training.evaluation import write_predictions
+
+    def failing():
+        for index in range(10):
+            if index == 6:
+                raise RuntimeError("batch 3 failed")
+            yield {"index": index, "value": float(index)}
+
+    for name in ("new.csv", "old.json"):
+        target = tmp_path / name
+        if name == "old.json":
+            target.write_text("previous\n")
+        with pytest.raises(RuntimeError, match="batch 3 failed"):
+            write_predictions(failing(), target)
+    assert folder_files(tmp_path) == ["old.json"]
+    assert (tmp_path / "old.json").read_text() == "previous\n"
+
+
+def test_row_formats_write_what_the_whole_list_would() -> None:
+    from zoo.training.evaluation import RowFormat
+
+    rows = [
+        {"index": 0, "label": "cat", "top": [{"label": "cat", "probability": 0.9}]},
+        {"index": 1, "label": "dog", "top": []},
+    ]
+    for given in (rows, []):
+        parts: list[str] = []
+        out = RowFormat("json", parts.append)
+        for row in given:
+            out.row(row)
+        out.end()
+        assert "".join(parts) == json.dumps(given, indent=2) + "\n"
+    parts = []
+    out = RowFormat("csv", parts.append)
+    for row in rows:
+        out.row(row)
+    out.end()
+    assert "".join(parts).splitlines()[:2] == [
+        "index,label,top",
+        '0,cat,"[{""label"": ""cat"", ""probability"": 0.9}]"',
+    ]
+
+
+def test_zoo_predict_cli_streams_json_and_counts_rows_written(
+    tmp_path: Path, features: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from zoo.cli.main import main
+
+    def run(*args: str) -> str:
+        try:
+            main(["predict", "mlp", "--data", str(features), *args])
+        except SystemExit as exit_info:
+            assert not exit_info.code
+        return capsys.readouterr().out
+
+    printed = json.loads(run("--json"))
+    assert [row["index"] for row in printed] == list(range(200))
+    assert (
+        run("--output", str(tmp_path / "p.csv"))
+        == f"wrote 200 predictions to {tmp_path / 'p.csv'}\n"
+    )
+    lines = run().splitlines()
+    assert len(lines) == 51 and lines[0].startswith("1: ")  # keyed by row number
+    assert lines[-1] == "... 150 more (use --output FILE)"

@@ -6,11 +6,16 @@ plugin's own task is evaluated and predicted the way it was trained.
 
 from __future__ import annotations
 
+import csv
 import json
-from collections.abc import Iterable
+import os
+import tempfile
+import textwrap
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from zoo.building import build_model
 from zoo.catalog import ModelRef, get_catalog
@@ -18,7 +23,7 @@ from zoo.catalog.config import make_config
 from zoo.catalog.hparams import Config
 from zoo.data.dataset import Dataset
 from zoo.errors import DataError, ZooError
-from zoo.runs import atomic_write_bytes, atomic_write_json, is_run_dir, read_run
+from zoo.runs import is_run_dir, read_run
 from zoo.tasks.registry import task_of
 from zoo.training.inputs import check_inputs, load_dataset, subsample
 
@@ -143,6 +148,32 @@ def evaluate(
     }
 
 
+@overload
+def predict(
+    name_or_run: str | Path,
+    data: str | Path | None,
+    *,
+    output: str | Path | None = ...,
+    top_k: int = ...,
+    batch_size: int = ...,
+    include_seen: bool = ...,
+    stream: Literal[False] = ...,
+) -> list[dict[str, Any]]: ...
+
+
+@overload
+def predict(
+    name_or_run: str | Path,
+    data: str | Path | None,
+    *,
+    output: str | Path | None = ...,
+    top_k: int = ...,
+    batch_size: int = ...,
+    include_seen: bool = ...,
+    stream: Literal[True],
+) -> Iterator[dict[str, Any]]: ...
+
+
 def predict(
     name_or_run: str | Path,
     data: str | Path | None,
@@ -151,13 +182,26 @@ def predict(
     top_k: int = 3,
     batch_size: int = 256,
     include_seen: bool = False,
-) -> list[dict[str, Any]]:
+    stream: bool = False,
+) -> list[dict[str, Any]] | Iterator[dict[str, Any]]:
     """Predictions for every example of ``data`` (``None``: the data the model was trained
     on), in the input's order, each with the example's key (file path, id, text, user id),
     as the model's task writes them (top-k classes with probabilities, the top-k items of
     each user, values...). A recommender leaves out the items a user interacted with in the
-    training data unless ``include_seen``. ``output`` (.json or .csv) also writes them to a
-    file, atomically."""
+    training data unless ``include_seen``.
+
+    Returns a list of rows; ``stream=True`` returns an iterator instead, which yields each
+    row as soon as its batch is predicted and holds no more than a batch in memory (for
+    large data: ``for row in zoo.predict(run, "photos/", stream=True): ...``). The model,
+    the data and ``output`` are checked when ``predict`` is called, the rows computed as
+    the iterator is consumed.
+
+    ``output`` (.json or .csv) also writes the rows to a file as they are produced: to a
+    temporary file in the same folder, renamed over ``output`` after the last row, so an
+    error (or a stream closed before its end) leaves no file behind and a previous file
+    intact; a device or pipe (``/dev/stdout``) is written in place. JSON is one indented
+    array, as ``json.dump(rows, indent=2)`` writes it; CSV has a header, then one line a
+    row (lists as JSON)."""
     if output is not None:
         check_output_file(Path(output))  # before the model runs
     trained = trained_model(name_or_run)
@@ -171,14 +215,12 @@ def predict(
     if dataset.class_names and not known.get("class_names"):
         known["class_names"] = list(dataset.class_names)
     options = {"include_seen": include_seen, "training_data": trained.training_data}
-    rows = list(
-        task.predict(
-            model, dataset, cfg, known, batch_size=batch_size, top_k=top_k, options=options
-        )
+    rows = task.predict(
+        model, dataset, cfg, known, batch_size=batch_size, top_k=top_k, options=options
     )
     if output is not None:
-        write_predictions(rows, Path(output))
-    return rows
+        rows = _writing(rows, Path(output))
+    return rows if stream else list(rows)
 
 
 def check_output_file(path: Path) -> None:
@@ -196,44 +238,105 @@ def check_output_file(path: Path) -> None:
 _OUTPUT_HINT = "choose another --output path (a .json or .csv file in a writable folder)"
 
 
-def write_predictions(rows: Iterable[dict[str, Any]], path: Path) -> None:
-    """Write ``rows`` as JSON or CSV: atomically to a file (nothing half-written on a full
-    disk), in place to a device or pipe (``/dev/stdout``); an OSError is one line."""
+class RowFormat:
+    """Rows written one at a time through ``write(text)``: ``kind`` ``"json"`` (one
+    indented array, the text ``json.dumps(rows, indent=2) + "\\n"`` gives) or ``"csv"`` (a
+    header from the first row's columns, then a line a row; lists and dicts as JSON).
+    Call :meth:`row` for each row, then :meth:`end`."""
+
+    def __init__(self, kind: str, write: Callable[[str], Any]) -> None:
+        if kind not in ("json", "csv"):
+            raise ValueError(f"unknown row format {kind!r}")
+        self.kind, self.write, self.count = kind, write, 0
+        self._csv: Any = None
+
+    @classmethod
+    def for_path(cls, path: Path, write: Callable[[str], Any]) -> RowFormat:
+        return cls("csv" if path.suffix.lower() == ".csv" else "json", write)
+
+    def row(self, row: dict[str, Any]) -> None:
+        if self.kind == "json":
+            text = textwrap.indent(json.dumps(row, indent=2, default=_plain), "  ")
+            self.write(("[\n" if self.count == 0 else ",\n") + text)
+        else:
+            flat = {
+                k: json.dumps(v, default=_plain) if isinstance(v, (list, dict)) else v
+                for k, v in row.items()
+            }
+            if self._csv is None:
+                self._csv = csv.DictWriter(_Sink(self.write), fieldnames=list(flat))
+                self._csv.writeheader()
+            self._csv.writerow(flat)
+        self.count += 1
+
+    def end(self) -> None:
+        if self.kind == "json":
+            self.write("\n]\n" if self.count else "[]\n")
+        elif self._csv is None:  # no rows: the header of the index column
+            csv.DictWriter(_Sink(self.write), fieldnames=["index"]).writeheader()
+
+
+class _Sink:
+    def __init__(self, write: Callable[[str], Any]) -> None:
+        self.write = write
+
+
+def write_predictions(rows: Iterable[dict[str, Any]], path: Path) -> int:
+    """Write ``rows`` as JSON or CSV as they come (see :func:`predict`'s ``output``) and
+    return how many; an OSError is one line naming the path."""
+    count = 0
+    for _ in _writing(rows, path):
+        count += 1
+    return count
+
+
+def _writing(rows: Iterable[dict[str, Any]], path: Path) -> Iterator[dict[str, Any]]:
+    """Yield ``rows`` after writing each to ``path``: to a temporary sibling renamed over
+    ``path`` at the end (removed on any error or when the iterator is closed early), or in
+    place for a device or pipe (never replaced by a rename, which as root would swap the
+    device for a file)."""
+    in_place = path.exists() and not path.is_file() and not path.is_dir()
+    tmp: Path | None = None
     try:
-        _write_predictions(rows, path)
+        with _oserror_as_zoo(path):
+            if in_place:
+                handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                tmp = Path(name)
+                handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        try:
+            out = RowFormat.for_path(path, handle.write)
+            for row in rows:
+                with _oserror_as_zoo(path):
+                    out.row(row)
+                yield row
+            with _oserror_as_zoo(path):
+                out.end()
+                handle.flush()
+                if tmp is not None:
+                    os.fsync(handle.fileno())
+        finally:
+            with suppress(OSError):  # flushed above when it matters; on an error: moot
+                handle.close()
+        if tmp is not None:
+            with _oserror_as_zoo(path):
+                os.replace(tmp, path)
+            tmp = None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _oserror_as_zoo(path: Path) -> Iterator[None]:
+    try:
+        yield
     except OSError as exc:
         raise ZooError(
             f"cannot write predictions to {path}: {exc.strerror or exc}", _OUTPUT_HINT
         ) from exc
-
-
-def _write_predictions(rows: Iterable[dict[str, Any]], path: Path) -> None:
-    rows = list(rows)
-    if path.exists() and not path.is_file() and not path.is_dir():  # a device, a pipe
-        text = json.dumps(rows, indent=2, default=_plain) + "\n"
-        if path.suffix.lower() == ".csv":
-            text = _csv_text(rows)
-        with open(path, "w", encoding="utf-8") as handle:  # never replaced by a rename
-            handle.write(text)
-        return
-    if path.suffix.lower() == ".csv":
-        atomic_write_bytes(path, _csv_text(rows).encode("utf-8"))
-    else:
-        atomic_write_json(path, rows)
-
-
-def _csv_text(rows: list[dict[str, Any]]) -> str:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    flat = [
-        {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows
-    ]
-    writer = csv.DictWriter(buffer, fieldnames=list(flat[0]) if flat else ["index"])
-    writer.writeheader()
-    writer.writerows(flat)
-    return buffer.getvalue()
 
 
 def _plain(value: Any) -> Any:
