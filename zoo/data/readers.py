@@ -28,20 +28,25 @@ Labels: empty cells (or NaN) are an error naming the rows. With a known class li
 trained run's or pretrained weights' ``class_names`` in ``state``) labels are matched by
 name; a label the model does not know is an error listing both sets.
 
-numpy is imported here at module level: this module is only imported by plugin data code,
-never by ``import zoo``.
+Tables (``.csv``/``.tsv``/``.txt``/``.dat``, text and ratings files too) are read by
+pyarrow's CSV reader in record batches of ``BLOCK_SIZE`` bytes (:func:`scan_table`), and each
+batch is converted (numbers, id codes, token counts) before the next one is read. A ``.npy``
+file is memory-mapped, not read (float32 data is returned as the ``np.memmap`` itself); a
+``.npz`` archive is read into memory (a zip member cannot be memory-mapped).
+
+numpy is imported here at module level, pyarrow on first use: this module is only imported
+by plugin data code, never by ``import zoo``.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,55 +99,6 @@ def _is_number(text: str) -> bool:
         return math.isfinite(float(text))
     except ValueError:
         return False
-
-
-def read_table(path: Path) -> tuple[list[str] | None, list[list[str]]]:
-    """Rows of a delimited text file as strings, and its header when it has one.
-
-    The delimiter (comma, tab, semicolon or ``::``) is detected from the first lines. The
-    first row is a header when it names a known column, or when it has a non-numeric cell
-    over a column that is numeric in the next row.
-    """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a UTF-8 text file", "save the table as UTF-8 CSV") from None
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        raise DataError(f"{path}: the file is empty", "give a file with one example per line")
-    if "::" in lines[0]:
-        rows = [line.split("::") for line in lines]
-    else:
-        sample = "\n".join(lines[:20])
-        delimiter = ","
-        if path.suffix.lower() == ".tsv" or ("\t" in sample and "," not in sample):
-            delimiter = "\t"
-        elif ";" in sample and "," not in sample:
-            delimiter = ";"
-        rows = [
-            [cell.strip() for cell in row]
-            for row in csv.reader(io.StringIO(text), delimiter=delimiter)
-        ]
-        rows = [row for row in rows if any(row)]
-    widths = Counter(len(row) for row in rows)
-    if len(widths) > 1:
-        expected = len(rows[0]) if len(rows) == 1 else widths.most_common(1)[0][0]
-        bad = next(i for i, row in enumerate(rows) if len(row) != expected)
-        raise DataError(
-            f"{path}: line {bad + 1} has {len(rows[bad])} columns, expected {expected}",
-            "every row needs the same number of columns",
-        )
-    header = None
-    first = rows[0]
-    lowered = [cell.lower() for cell in first]
-    if any(name in _HEADER_NAMES for name in lowered) or (
-        len(rows) > 1
-        and any(not _is_number(a) and _is_number(b) for a, b in zip(first, rows[1], strict=True))
-    ):
-        header, rows = lowered, rows[1:]
-    if not rows:
-        raise DataError(f"{path}: the file has a header but no rows", "add one example per line")
-    return header, rows
 
 
 def find_column(header: Sequence[str] | None, names: Sequence[str]) -> int | None:
@@ -319,6 +275,304 @@ def check_num_classes(config: Any, class_names: Sequence[str], where: str) -> No
             )
 
 
+# -------------------------------------------------------------------------------- tables
+#
+# Delimited text files are read by pyarrow's CSV reader (quotes, newlines inside quotes,
+# UTF-8 check) in blocks of BLOCK_SIZE bytes, every column as text. The readers convert each
+# record batch (numbers, id codes) before the next one is read, so memory follows the
+# converted data, not the text.
+
+BLOCK_SIZE = 1 << 24  # bytes of text parsed into one record batch
+_SNIFF_LINES = 20  # the first lines decide the delimiter
+_MAX_RAGGED = 10_000  # rows of another width read before the error is decided
+_UNIT_SEPARATOR = b"\x1f"  # what ``::`` becomes for pyarrow's one-character delimiter
+
+
+class _ColonStream(io.RawIOBase):
+    """A file's bytes with every ``::`` replaced by one unit separator, so that pyarrow's
+    one-character delimiter reads MovieLens ``ratings.dat``. A run of colons cut by a read
+    is kept back and completed by the next read, so runs are replaced as in the whole file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = path.open("rb")
+        self._carry = b""  # trailing colons of the last read
+        self._out = bytearray()  # replaced bytes not returned yet
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = size if size is not None and size >= 0 else None
+        while want is None or len(self._out) < want:
+            chunk = self._file.read(BLOCK_SIZE if want is None else max(want, 1 << 16))
+            if not chunk:
+                self._out += self._carry.replace(b"::", _UNIT_SEPARATOR)
+                self._carry = b""
+                break
+            data = self._carry + chunk
+            body = data.rstrip(b":")
+            self._carry = data[len(body) :]
+            self._out += body.replace(b"::", _UNIT_SEPARATOR)
+        if want is None:
+            want = len(self._out)
+        out = bytes(self._out[:want])
+        del self._out[:want]
+        return out
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+class _Ragged:
+    """pyarrow's invalid-row handler: rows whose width differs from the first row's are
+    counted (and skipped) until the scan ends, then the most common width is the expected
+    one and the first row of another width is named."""
+
+    def __init__(self) -> None:
+        self.widths: Counter[int] = Counter()
+        self.first: dict[int, int | None] = {}
+        self.expected = 0  # the first row's width
+        self.last = 0  # the line of the latest one
+        self.stopped = False
+
+    def __call__(self, row: Any) -> str:
+        self.widths[row.actual_columns] += 1
+        self.first.setdefault(row.actual_columns, row.number)
+        self.expected, self.last = row.expected_columns, row.number or self.last
+        if self.widths.total() >= _MAX_RAGGED:
+            self.stopped = True
+            return "error"
+        return "skip"
+
+    def check(self, path: Path, rows: int) -> None:
+        """Raise the error when rows of another width were met; ``rows`` counts the rows
+        read (an estimate from the line numbers when the reading stopped early)."""
+        if not self.widths:
+            return
+        width = self.expected
+        if self.stopped:
+            rows = max(rows, self.last - self.widths.total())
+        counts = Counter({width: rows})
+        counts.update(self.widths)
+        expected = counts.most_common(1)[0][0]  # ties: the first row's width
+        if expected == width:
+            got = min(self.widths, key=lambda w: self.first[w] or 0)
+            line = self.first[got]
+        else:
+            got, line = width, 1
+        raise DataError(
+            f"{path}: line {line} has {got} columns, expected {expected}",
+            "every row needs the same number of columns",
+        )
+
+
+def _sniff(path: Path) -> str:
+    """The delimiter (``,``, tab, ``;`` or ``::``) from the first non-blank lines."""
+    lines: list[str] = []
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle):
+            try:
+                line = raw.decode("utf-8-sig" if number == 0 else "utf-8")
+            except UnicodeDecodeError:
+                raise DataError(
+                    f"{path}: not a UTF-8 text file", "save the table as UTF-8 CSV"
+                ) from None
+            if line.strip():
+                lines.append(line)
+                if len(lines) == _SNIFF_LINES:
+                    break
+    if not lines:
+        raise DataError(f"{path}: the file is empty", "give a file with one example per line")
+    if "::" in lines[0]:
+        return "::"
+    sample = "".join(lines)
+    if path.suffix.lower() == ".tsv" or ("\t" in sample and "," not in sample):
+        return "\t"
+    if ";" in sample and "," not in sample:
+        return ";"
+    return ","
+
+
+def _arrow_error(path: Path, exc: Exception) -> DataError:
+    if "UTF8" in str(exc) or "UTF-8" in str(exc):
+        return DataError(f"{path}: not a UTF-8 text file", "save the table as UTF-8 CSV")
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return DataError(f"{path}: not a readable table ({reason})", "save it as a CSV file")
+
+
+class TableScan:
+    """A delimited text file read in record batches by pyarrow's CSV reader.
+
+    ``header`` holds the lower-cased column names, or ``None``; ``width`` the number of
+    columns. Iterating gives one batch at a time: a list of one pyarrow string array per
+    column, cells stripped of surrounding spaces, rows whose cells are all empty dropped and
+    the header row left out. Rows of another width are an error naming the line (raised
+    when the iteration ends, or by :meth:`finish`).
+
+    The delimiter (comma, tab, semicolon or ``::``) is detected from the first lines unless
+    given. The first row is a header when it names a known column, or when it has a
+    non-numeric cell over a column that is numeric in the next row; ``header=False`` reads
+    every row as data.
+    """
+
+    def __init__(self, path: Path, *, delimiter: str | None = None, header: bool | None = None):
+        self.path = path
+        self._ragged = _Ragged()
+        self._read = 0  # rows pyarrow returned, the header and empty rows included
+        self._source: Any = None
+        self._reader = self._open(delimiter or _sniff(path))
+        self.width: int = len(self._reader.schema)
+        self._batches = self._trimmed()
+        self._pending: list[list[Any]] = []
+        count = 0
+        for batch in self._batches:  # the first two rows decide the header
+            self._pending.append(batch)
+            count += len(batch[0])
+            if count >= 2:
+                break
+        if count == 0:
+            raise DataError(f"{path}: the file is empty", "give a file with one example per line")
+        rows = [
+            [column[i].as_py() for column in batch]
+            for batch in self._pending
+            for i in range(min(2, len(batch[0])))
+        ][:2]
+        self.header: list[str] | None = None
+        lowered = [cell.lower() for cell in rows[0]]
+        if header is None and (
+            any(name in _HEADER_NAMES for name in lowered)
+            or (
+                len(rows) > 1
+                and any(not _is_number(a) and _is_number(b) for a, b in zip(*rows, strict=True))
+            )
+        ):
+            self.header = lowered
+            self._pending[0] = [column[1:] for column in self._pending[0]]
+            if not len(self._pending[0][0]):
+                self._pending.pop(0)
+            if count == 1:
+                raise DataError(
+                    f"{path}: the file has a header but no rows", "add one example per line"
+                )
+
+    def _open(self, delimiter: str) -> Any:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        quote: str | bool = '"'
+        if delimiter == "::":  # MovieLens ratings.dat: split as it is, no quoting
+            delimiter, quote = _UNIT_SEPARATOR.decode(), False
+
+        def source() -> Any:
+            if quote is False:
+                self._source = _ColonStream(self.path)
+                return self._source
+            return str(self.path)
+
+        read = pacsv.ReadOptions(
+            use_threads=False, block_size=BLOCK_SIZE, autogenerate_column_names=True
+        )
+        parse = pacsv.ParseOptions(
+            delimiter=delimiter,
+            quote_char=quote,
+            newlines_in_values=True,
+            invalid_row_handler=self._ragged,
+        )
+        try:
+            try:
+                convert = pacsv.ConvertOptions(default_column_type=pa.string())
+            except TypeError:  # pyarrow < 22: name every column's type after a first look
+                probe = pacsv.open_csv(source(), read_options=read, parse_options=parse)
+                convert = pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in probe.schema.names}
+                )
+                self._ragged = _Ragged()
+                parse.invalid_row_handler = self._ragged
+            return pacsv.open_csv(
+                source(), read_options=read, parse_options=parse, convert_options=convert
+            )
+        except pa.ArrowInvalid as exc:
+            if self._ragged.stopped:
+                self._ragged.check(self.path, 0)
+            raise _arrow_error(self.path, exc) from None
+
+    def _trimmed(self) -> Iterator[list[Any]]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            for batch in self._reader:
+                self._read += batch.num_rows
+                columns = [pc.utf8_trim_whitespace(column) for column in batch.columns]
+                filled = pc.greater(pc.binary_length(columns[0]), 0)
+                for column in columns[1:]:
+                    filled = pc.or_(filled, pc.greater(pc.binary_length(column), 0))
+                if not pc.all(filled).as_py():
+                    columns = [column.filter(filled) for column in columns]
+                if len(columns[0]):
+                    yield columns
+        except pa.ArrowInvalid as exc:
+            if not self._ragged.stopped:
+                raise _arrow_error(self.path, exc) from None
+        finally:
+            if self._source is not None:
+                self._source.close()
+        self._ragged.check(self.path, self._read)
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        while self._pending:
+            yield self._pending.pop(0)
+        yield from self._batches
+
+    def finish(self) -> None:
+        """Read the rest of the file without converting it, so that a ragged row further
+        on is reported before an error found in the data read so far (as a whole-file
+        reader would)."""
+        self._pending = []
+        for _ in self._batches:
+            pass
+
+
+def scan_table(
+    path: Path, *, delimiter: str | None = None, header: bool | None = None
+) -> TableScan:
+    """A delimited text file to read batch by batch (see :class:`TableScan`)."""
+    return TableScan(path, delimiter=delimiter, header=header)
+
+
+def column_floats(column: Any) -> np.ndarray:
+    """A text column of a batch as float64 numbers, parsed exactly as Python's ``float``
+    (pyarrow's parser, with ``float`` itself for the spellings only Python accepts, such as
+    ``1_000``); a cell that is not a number raises ``ValueError``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        return np.array([float(value) for value in column.to_pylist()], dtype="float64")
+
+
+def read_table(path: Path) -> tuple[list[str] | None, list[list[str]]]:
+    """Rows of a delimited text file as strings, and its header when it has one.
+
+    For small tables (every cell becomes a Python string); the built-in readers convert
+    :func:`scan_table`'s batches column by column instead. The delimiter (comma, tab,
+    semicolon or ``::``) is detected from the first lines. The first row is a header when it
+    names a known column, or when it has a non-numeric cell over a column that is numeric in
+    the next row.
+    """
+    scan = scan_table(path)
+    columns: list[list[str]] = [[] for _ in range(scan.width)]
+    for batch in scan:
+        for values, column in zip(columns, batch, strict=True):
+            values.extend(column.to_pylist())
+    return scan.header, [list(row) for row in zip(*columns, strict=True)]
+
+
 # ---------------------------------------------------------------------- numeric arrays
 
 _X_KEYS = ("x", "X", "inputs", "features", "images", "data", "sequences")
@@ -371,7 +625,7 @@ def read_array_examples(path: Path, *, label_free_width: int | None = None) -> E
         return Examples(_numeric(x, path), labels, keys, key_name)
     if suffix == ".npy":
         try:
-            x = np.load(path, allow_pickle=False)
+            x = np.load(path, mmap_mode="r", allow_pickle=False)  # not read into memory
         except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
             raise DataError(
                 f"{path}: not a readable .npy file ({exc})", "save it with numpy.save"
@@ -379,53 +633,94 @@ def read_array_examples(path: Path, *, label_free_width: int | None = None) -> E
         x = _numeric(x, path)
         return Examples(x, None, row_keys(len(x)), "row")
     if suffix in TABLE_SUFFIXES or suffix == ".dat":
-        header, rows = read_table(path)
-        width = len(rows[0])
-        id_col = find_column(header, ID_COLUMNS)
-        label_col = find_column(header, LABEL_COLUMNS)
-        columns = [i for i in range(width) if i != id_col]
-        if label_col is None and len(columns) != label_free_width:
-            label_col = columns[-1] if len(columns) > 1 else None
-        feature_cols = [i for i in columns if i != label_col]
-        try:
-            x = np.array([[float(row[i]) for i in feature_cols] for row in rows], dtype="float32")
-        except ValueError:
-            line = next(
-                n for n, row in enumerate(rows) if not all(_is_number(row[i]) for i in feature_cols)
-            )
-            raise DataError(
-                f"{path}: row {line + 1} has a non-numeric feature",
-                "features must be numbers; the label may be a name",
-            ) from None
-        labels = None if label_col is None else [row[label_col] for row in rows]
-        if id_col is None:
-            keys, key_name = row_keys(len(rows)), "row"
-        else:
-            keys, key_name = [row[id_col] for row in rows], header[id_col]  # type: ignore[index]
-        return Examples(_numeric(x, path), labels, keys, key_name)
+        return _table_examples(path, label_free_width)
     raise DataError(
         f"{path}: unsupported file type '{suffix or path.name}'",
         "give a .csv, .tsv, .npz or .npy file",
     )
 
 
+def _table_examples(path: Path, label_free_width: int | None) -> Examples:
+    """A numeric table read batch by batch: each batch's feature columns become float32
+    rows before the next batch is read (see :func:`read_array_examples`)."""
+    scan = scan_table(path)
+    header, width = scan.header, scan.width
+    id_col = find_column(header, ID_COLUMNS)
+    label_col = find_column(header, LABEL_COLUMNS)
+    columns = [i for i in range(width) if i != id_col]
+    if label_col is None and len(columns) != label_free_width:
+        label_col = columns[-1] if len(columns) > 1 else None
+    feature_cols = [i for i in columns if i != label_col]
+    blocks: list[np.ndarray] = []
+    labels: list[str] | None = None if label_col is None else []
+    keys: list[Any] = []
+    for batch in scan:
+        block = np.empty((len(batch[0]), len(feature_cols)), dtype="float32")
+        try:
+            for j, i in enumerate(feature_cols):
+                block[:, j] = column_floats(batch[i])
+        except ValueError:
+            scan.finish()  # a ragged row further on is the error to report
+            raise DataError(
+                f"{path}: row {_first_non_number(blocks, batch, feature_cols) + 1} has a "
+                "non-numeric feature",
+                "features must be numbers; the label may be a name",
+            ) from None
+        blocks.append(block)
+        if labels is not None:
+            labels.extend(batch[label_col].to_pylist())
+        if id_col is not None:
+            keys.extend(batch[id_col].to_pylist())
+    x = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    if id_col is None:
+        keys, key_name = row_keys(len(x)), "row"
+    else:
+        key_name = header[id_col]  # type: ignore[index]
+    return Examples(_numeric(x, path), labels, keys, key_name)
+
+
+def _first_non_number(blocks: Sequence[np.ndarray], batch: Sequence[Any], cols: list[int]) -> int:
+    """The first row with a cell that is not a finite number, counting the rows of the
+    converted ``blocks`` before ``batch``."""
+    offset = 0
+    for block in blocks:
+        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        if bad.size:
+            return offset + int(bad[0])
+        offset += len(block)
+    rows = zip(*(batch[i].to_pylist() for i in cols), strict=True)
+    return offset + next(n for n, row in enumerate(rows) if not all(map(_is_number, row)))
+
+
 def _numeric(x: Any, path: Path) -> np.ndarray:
-    x = np.asarray(x)
+    x = np.asanyarray(x)  # a memory-mapped .npy stays a np.memmap
     if x.dtype.kind not in "biuf" or x.size == 0 or x.ndim == 0:
         raise DataError(
             f"{path}: inputs must be a non-empty numeric array, got {x.dtype} {x.shape}",
             "store numbers only",
         )
-    x = x.astype("float32")
-    if not np.isfinite(x).all():
+    if x.dtype != np.float32:  # one conversion; float32 data (a np.memmap too) is not copied
+        x = np.asarray(x, dtype="float32")
+    if not _all_finite(x):
         raise DataError(f"{path}: inputs contain NaN or infinity", "fill or drop missing values")
     return x
+
+
+def _all_finite(x: np.ndarray, block: int = 1 << 22) -> bool:
+    """``np.isfinite(x).all()`` a block of values at a time (a memory-mapped file is not
+    read into memory at once)."""
+    rows = max(1, block // max(1, x[0].size))
+    return all(np.isfinite(x[i : i + rows]).all() for i in range(0, len(x), rows))
 
 
 def standardize(
     x: np.ndarray, state: dict[str, Any] | None, axis: tuple[int, ...]
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Scale features to zero mean and unit variance with statistics kept in the state."""
+    """Scale features to zero mean and unit variance with statistics kept in the state.
+
+    The result is one new float32 array (``x`` itself, e.g. a memory-mapped file, is left
+    as it is); the statistics are computed as numpy's ``mean``/``std`` do.
+    """
     if state is not None and "mean" in state:
         mean = np.asarray(state["mean"], dtype="float32")
         std = np.asarray(state["std"], dtype="float32")
@@ -439,7 +734,9 @@ def standardize(
         mean = x.mean(axis=axis).astype("float32")
         std = x.std(axis=axis).astype("float32")
         std[std < 1e-6] = 1.0
-    return (x - mean) / std, {"mean": mean.tolist(), "std": std.tolist()}
+    out = np.asarray(x - mean)
+    out /= std
+    return out, {"mean": mean.tolist(), "std": std.tolist()}
 
 
 # ------------------------------------------------------------------------------ images
@@ -511,21 +808,24 @@ def read_text_table(path: Path) -> tuple[list[str], list[str] | None]:
     return found.x, found.labels
 
 
-def read_text_examples(path: Path) -> Examples:
+def read_text_examples(path: Path, *, token_counts: Counter[str] | None = None) -> Examples:
     """Texts, raw labels (``None`` without a label column) and keys from a text CSV.
 
     Columns are found by header name (text/sentence/review..., label/class/sentiment...,
     id); without a header a two-column file is ``text,label`` (or ``label,text`` when the
     first column holds short single-word values and the second does not), and a one-column
     file is texts only. The keys are the ``id`` column, else the texts.
+
+    With ``token_counts``, the tokens of the texts (:func:`tokenize`) are counted into it
+    as the file is read, batch by batch: the vocabulary in the same single pass.
     """
     if path.is_dir() or path.suffix.lower() not in TABLE_SUFFIXES:
         raise DataError(
             f"{path}: expected a text table (.csv, .tsv or .txt)",
             "give a CSV with a 'text' and a 'label' column",
         )
-    header, rows = read_table(path)
-    width = len(rows[0])
+    scan = scan_table(path)
+    header, width = scan.header, scan.width
     text_col = find_column(header, TEXT_COLUMNS)
     label_col = find_column(header, LABEL_COLUMNS)
     id_col = find_column(header, ID_COLUMNS)
@@ -544,30 +844,71 @@ def read_text_examples(path: Path) -> Examples:
                 f"{path}: no text column among {', '.join(header)}",
                 "name the text column 'text' and the label column 'label'",
             )
-    if header is None:
-        if width == 1:
-            text_col, label_col = 0, None
-        elif width == 2:
-            first_short = all(" " not in row[0] for row in rows)
-            second_short = all(" " not in row[1] for row in rows)
-            text_col, label_col = (1, 0) if first_short and not second_short else (0, 1)
-        else:
-            raise DataError(
-                f"{path}: {width} columns and no header",
-                "add a header naming the 'text' and 'label' columns",
-            )
-    texts = [row[text_col] for row in rows]
-    labels = None if label_col is None else [row[label_col] for row in rows]
+    elif width == 1:
+        text_col, label_col = 0, None
+    elif width != 2:
+        raise DataError(
+            f"{path}: {width} columns and no header",
+            "add a header naming the 'text' and 'label' columns",
+        )
+    # without a header, which of two columns holds the text is known after the last row
+    wanted = (
+        [0, 1] if text_col is None else [c for c in (text_col, label_col, id_col) if c is not None]
+    )
+    values: dict[int, list[str]] = {column: [] for column in wanted}
+    for batch in scan:
+        for column in wanted:
+            values[column].extend(batch[column].to_pylist())
+        if token_counts is not None and text_col is not None:
+            count_tokens(values[text_col][-len(batch[0]) :], token_counts)
+    if text_col is None:
+        first_short = all(" " not in value for value in values[0])
+        second_short = all(" " not in value for value in values[1])
+        text_col, label_col = (1, 0) if first_short and not second_short else (0, 1)
+        if token_counts is not None:
+            count_tokens(values[text_col], token_counts)
+    texts = values[text_col]
+    labels = None if label_col is None else values[label_col]
     if id_col is not None:
-        return Examples(texts, labels, [row[id_col] for row in rows], header[id_col])  # type: ignore[index]
+        return Examples(texts, labels, values[id_col], header[id_col])  # type: ignore[index]
     return Examples(texts, labels, list(texts), "text")
 
 
-def build_vocabulary(token_lists: Sequence[Sequence[str]], max_size: int) -> list[str]:
-    """The ``max_size - 2`` most frequent tokens (ids 0 and 1 are padding and unknown)."""
-    counts = Counter(token for tokens in token_lists for token in tokens)
+def count_tokens(texts: Iterable[str], counts: Counter[str] | None = None) -> Counter[str]:
+    """``counts`` (a new Counter by default) updated with the tokens of ``texts``; no token
+    list is kept."""
+    counts = Counter() if counts is None else counts
+    for text in texts:
+        counts.update(tokenize(text))
+    return counts
+
+
+def vocabulary_from_counts(counts: Counter[str], max_size: int) -> list[str]:
+    """The ``max_size - 2`` most frequent tokens (ids 0 and 1 are padding and unknown), ties
+    in alphabetical order."""
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [token for token, _ in ranked[: max(0, max_size - 2)]]
+
+
+def build_vocabulary(token_lists: Iterable[Sequence[str]], max_size: int) -> list[str]:
+    """The ``max_size - 2`` most frequent tokens (ids 0 and 1 are padding and unknown)."""
+    return vocabulary_from_counts(Counter(t for tokens in token_lists for t in tokens), max_size)
+
+
+def encode_texts(
+    texts: Sequence[str], vocabulary: Sequence[str], length: int
+) -> tuple[np.ndarray, int]:
+    """Token ids of ``texts`` (as :func:`encode_tokens` of their :func:`tokenize`, one text
+    at a time), and how many texts were cut to ``length`` tokens."""
+    index = {token: i + 2 for i, token in enumerate(vocabulary)}
+    out = np.zeros((len(texts), length), dtype="int32")
+    cut = 0
+    for row, text in enumerate(texts):
+        tokens = tokenize(text)
+        cut += len(tokens) > length
+        ids = [index.get(token, OOV) for token in tokens[:length]]
+        out[row, : len(ids)] = ids
+    return out, cut
 
 
 def encode_tokens(
@@ -584,37 +925,90 @@ def encode_tokens(
 
 # ----------------------------------------------------------------------------- ratings
 
+RATINGS_FILES = ("ratings.csv", "ratings.dat", "u.data", "ratings.tsv")
 
-def read_ratings(path: Path) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """Raw user ids, raw item ids, ratings and timestamps from a MovieLens-style file.
+
+@dataclass
+class Interactions:
+    """A ratings file as columns: user and item ids as int32 codes into the distinct raw ids
+    (``user_ids``/``item_ids``, in order of first appearance in the file), ratings (float32)
+    and timestamps (float64); zeros for a column the file does not have. No Python object
+    per row: 10M ratings take about 200 MB."""
+
+    users: np.ndarray
+    items: np.ndarray
+    ratings: np.ndarray
+    times: np.ndarray
+    user_ids: list[str]
+    item_ids: list[str]
+    path: Path
+
+
+class _Codes:
+    """Dictionary encoding of a text column, batch by batch: int32 codes into the distinct
+    values in order of first appearance (pyarrow's ``dictionary_encode``, unified at the
+    end with ``unique`` and ``index_in``)."""
+
+    def __init__(self) -> None:
+        self._indices: list[np.ndarray] = []
+        self._dictionaries: list[Any] = []
+
+    def add(self, column: Any) -> None:
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(column)
+        self._indices.append(encoded.indices.to_numpy(zero_copy_only=False))
+        self._dictionaries.append(encoded.dictionary)
+
+    def finish(self) -> tuple[np.ndarray, list[str]]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = pc.unique(pa.concat_arrays(self._dictionaries))
+        codes = np.empty(sum(len(i) for i in self._indices), dtype="int32")
+        offset = 0
+        for indices, dictionary in zip(self._indices, self._dictionaries, strict=True):
+            remap = pc.index_in(dictionary, value_set=values).to_numpy(zero_copy_only=False)
+            codes[offset : offset + len(indices)] = remap.astype("int32")[indices]
+            offset += len(indices)
+        self._indices, self._dictionaries = [], []
+        return codes, values.to_pylist()
+
+
+def ratings_file(path: Path) -> Path:
+    """``path``, or the MovieLens ratings file in the folder ``path``."""
+    if not path.is_dir():
+        return path
+    for name in RATINGS_FILES:
+        if (path / name).is_file():
+            return path / name
+    raise DataError(
+        f"no ratings file in '{path}'",
+        "expected ratings.csv, ratings.dat or u.data (MovieLens layout)",
+    )
+
+
+def read_interactions(path: Path, *, rating_dtype: str = "float32") -> Interactions:
+    """User and item id codes, ratings and timestamps from a MovieLens-style file, read in
+    record batches with no Python object per row (see :class:`Interactions`).
 
     A folder is searched for ``ratings.csv``, ``ratings.dat`` or ``u.data``. Columns are
     user, item, rating (optional) and timestamp (optional), by header name when there is
     one (userId/user_id/user, movieId/item_id/item/movie, rating, timestamp).
+    ``ratings.dat`` is ``::``-separated; ``u.data`` is tab-separated with no header.
     """
-    if path.is_dir():
-        for name in ("ratings.csv", "ratings.dat", "u.data", "ratings.tsv"):
-            if (path / name).is_file():
-                path = path / name
-                break
-        else:
-            raise DataError(
-                f"no ratings file in '{path}'",
-                "expected ratings.csv, ratings.dat or u.data (MovieLens layout)",
-            )
+    path = ratings_file(path)
     if path.suffix.lower() == ".data":  # MovieLens 100k: tab-separated, no header
-        text = path.read_text(encoding="utf-8", errors="replace")
-        rows = [line.split("\t") for line in text.splitlines() if line.strip()]
-        header = None
+        scan = scan_table(path, delimiter="\t", header=False)
     else:
-        header, rows = read_table(path)
-    width = len(rows[0])
+        scan = scan_table(path)
+    header, width = scan.header, scan.width
     if width < 2:
         raise DataError(
             f"{path}: a ratings file needs at least user and item columns",
             "expected userId,movieId[,rating[,timestamp]]",
         )
-    cols = {
+    cols: dict[str, int | None] = {
         "user": 0,
         "item": 1,
         "rating": 2 if width > 2 else None,
@@ -639,21 +1033,47 @@ def read_ratings(path: Path) -> tuple[list[str], list[str], np.ndarray, np.ndarr
                     f"expected columns user_id,item_id,rating,timestamp; "
                     f"name the {key} column one of {', '.join(options)}",
                 )
-    users = [row[cols["user"]] for row in rows]
-    items = [row[cols["item"]] for row in rows]
+    users, items = _Codes(), _Codes()
+    numbers: dict[str, list[np.ndarray]] = {"rating": [], "time": []}
+    dtypes = {"rating": rating_dtype, "time": "float64"}
+    for batch in scan:
+        users.add(batch[cols["user"]])  # type: ignore[index]
+        items.add(batch[cols["item"]])  # type: ignore[index]
+        for key, found in numbers.items():
+            column = cols[key]
+            if column is None:
+                found.append(np.zeros(len(batch[0]), dtype=dtypes[key]))
+                continue
+            try:
+                found.append(column_floats(batch[column]).astype(dtypes[key]))
+            except ValueError:
+                scan.finish()
+                raise DataError(
+                    f"{path}: the {key} column has a non-numeric value",
+                    "expected userId,movieId,rating,timestamp with numeric rating and timestamp",
+                ) from None
+    user_codes, user_ids = users.finish()
+    item_codes, item_ids = items.finish()
+    return Interactions(
+        users=user_codes,
+        items=item_codes,
+        ratings=np.concatenate(numbers["rating"]),
+        times=np.concatenate(numbers["time"]),
+        user_ids=user_ids,
+        item_ids=item_ids,
+        path=path,
+    )
 
-    def numbers(key: str) -> np.ndarray:
-        if cols[key] is None:
-            return np.zeros(len(rows), dtype="float64")
-        try:
-            return np.array([float(row[cols[key]]) for row in rows], dtype="float64")
-        except ValueError:
-            raise DataError(
-                f"{path}: the {key} column has a non-numeric value",
-                "expected userId,movieId,rating,timestamp with numeric rating and timestamp",
-            ) from None
 
-    return users, items, numbers("rating"), numbers("time")
+def read_ratings(path: Path) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """Raw user ids, raw item ids, ratings and timestamps (float64) from a MovieLens-style
+    file (see :func:`read_interactions`, which gives the same without a Python string per
+    row: use it for large files).
+    """
+    found = read_interactions(path, rating_dtype="float64")
+    users = np.asarray(found.user_ids, dtype=object)[found.users].tolist()
+    items = np.asarray(found.item_ids, dtype=object)[found.items].tolist()
+    return users, items, found.ratings, found.times
 
 
 def read_users(path: Path) -> list[str] | None:
@@ -677,6 +1097,17 @@ def read_users(path: Path) -> list[str] | None:
     return [row[0] for row in rows]
 
 
+def _unknown_ids(missing: Sequence[str], known: Sequence[str], kind: str, where: str) -> DataError:
+    if len(missing) == 1:
+        what = f"{kind} {missing[0]!r} was"
+    else:
+        what = f"{len(missing)} {kind}s ({_listing([repr(m) for m in missing])}) were"
+    return DataError(
+        f"{where}: {what} not in the training data",
+        f"the model only knows the {len(known)} {kind}s it was trained on",
+    )
+
+
 def index_ids(
     raw: Sequence[str], known: Sequence[str] | None, kind: str, where: str
 ) -> tuple[np.ndarray, list[str]]:
@@ -689,18 +1120,31 @@ def index_ids(
         index = {value: i for i, value in enumerate(known)}
         missing = list(dict.fromkeys(value for value in raw if value not in index))
         if missing:
-            if len(missing) == 1:
-                what = f"{kind} {missing[0]!r} was"
-            else:
-                what = f"{len(missing)} {kind}s ({_listing([repr(m) for m in missing])}) were"
-            raise DataError(
-                f"{where}: {what} not in the training data",
-                f"the model only knows the {len(known)} {kind}s it was trained on",
-            )
+            raise _unknown_ids(missing, known, kind, where)
         return np.array([index[v] for v in raw], dtype="int32"), list(known)
     index: dict[str, int] = {}
     ids = np.array([index.setdefault(value, len(index)) for value in raw], dtype="int32")
     return ids, list(index)
+
+
+def index_codes(
+    codes: np.ndarray, values: Sequence[str], known: Sequence[str] | None, kind: str, where: str
+) -> tuple[np.ndarray, list[str]]:
+    """:func:`index_ids` of the raw ids ``values[codes]``, computed on the codes (numpy,
+    no Python object per row): contiguous ids in order of first appearance in ``codes``,
+    or the positions in ``known`` (a trained run's id list; new ids are an error)."""
+    present, first = np.unique(codes, return_index=True)
+    ranked = present[np.argsort(first, kind="stable")]  # codes by first appearance
+    table = np.full(len(values), -1, dtype="int32")
+    if known is None:
+        table[ranked] = np.arange(len(ranked), dtype="int32")
+        return table[codes], [values[c] for c in ranked]
+    index = {value: i for i, value in enumerate(known)}
+    positions = np.array([index.get(values[c], -1) for c in ranked], dtype="int32")
+    if (positions < 0).any():
+        raise _unknown_ids([values[c] for c in ranked[positions < 0]], known, kind, where)
+    table[ranked] = positions
+    return table[codes], list(known)
 
 
 def resize_array(x: np.ndarray, height: int, width: int) -> np.ndarray:
