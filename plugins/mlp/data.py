@@ -8,8 +8,9 @@ all features so no single column gives the class away. The data is the same on e
 
 User data: a numeric CSV/TSV (one example per row; the label is the column named
 label/target/class/y, else the last column; labels may be integers or names) or ``.npz``
-arrays ``x`` (n, features) and ``y``. Features are standardised with the training data's
-mean and standard deviation, which are saved in the run's data state.
+arrays ``x`` (n, features) and ``y``, or ``.npy`` inputs (memory-mapped, for prediction).
+Features are standardised with the training data's mean and standard deviation, which are
+saved in the run's data state; the standardised table is the one float32 copy made.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def table(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
     x, stats = readers.standardize(x, state, axis=(0,))
     implied: dict[str, Any] = {"input_dim": int(x.shape[1])}
     return readers.labelled_dataset(
-        x.astype("float32"),
+        x.astype("float32", copy=False),  # standardize made the one float32 copy
         raw,
         path=path,
         config=config,

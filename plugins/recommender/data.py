@@ -11,7 +11,8 @@ User data: ratings in MovieLens layout (``ratings.csv`` with userId,movieId,rati
 ``u.data``; ``ratings.dat``; or a folder holding one of them). Every rated pair counts as an
 observed interaction; pairs are ordered by timestamp, so a per-user leave-last-out split
 holds out each user's latest items. Raw ids are mapped to ``0..n-1`` and the maps are saved
-in the run's data state.
+in the run's data state. The file is read in record batches into int32 id codes
+(``readers.read_interactions``), so 10M ratings fit in well under 1 GB.
 
 For prediction with a run trained on ratings, a users-only file (one ``userId`` or
 ``user_id`` column) lists the users to recommend for; a user the run never saw is an error.
@@ -105,15 +106,18 @@ def ratings(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset
     users_only = readers.read_users(path)
     if users_only is not None:
         return users(path, users_only, state)
-    raw_users, raw_items, scores, times = readers.read_ratings(path)
-    order = np.argsort(times, kind="stable")
-    raw_users = [raw_users[i] for i in order]
-    raw_items = [raw_items[i] for i in order]
-    scores = scores[order]
+    found = readers.read_interactions(path)  # int32 id codes, no Python object per row
+    order = np.argsort(found.times, kind="stable")
+    scores = found.ratings[order]
     known_users = state["users"] if trained else None
     known_items = state["items"] if trained else None
-    user_ids, user_list = readers.index_ids(raw_users, known_users, "user", str(path))
-    item_ids, item_list = readers.index_ids(raw_items, known_items, "item", str(path))
+    user_ids, user_list = readers.index_codes(
+        found.users[order], found.user_ids, known_users, "user", str(path)
+    )
+    item_ids, item_list = readers.index_codes(
+        found.items[order], found.item_ids, known_items, "item", str(path)
+    )
+    del found, order
     # a pair rated twice counts once, at its latest time
     pair = user_ids.astype("int64") * len(item_list) + item_ids
     _, last = np.unique(pair[::-1], return_index=True)
@@ -144,7 +148,7 @@ def ratings(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset
         description=description,
         implied=implied,  # a trained run keeps its config; a larger id range set by hand too
         state=state if trained else {"users": user_list, "items": item_list, "source": "ratings"},
-        keys=[user_list[u] for u in user_ids],
+        keys=np.asarray(user_list, dtype=object)[user_ids].tolist(),  # shared strings
         key_name="user_id",
     )
 

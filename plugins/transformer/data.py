@@ -8,16 +8,19 @@ from positions, which is what attention with position embeddings can do. Same da
 every call (fixed seed).
 
 User data: a text CSV with a text and a label column (header optional, see
-``zoo.data.readers.read_text_table``). Texts are lower-cased and split into words and
-punctuation; the vocabulary is the most frequent tokens of the training data (ids 0 and 1
-are padding and unknown), at most ``vocab_size`` ids when ``vocab_size`` was set, else up to
-20,000 and ``vocab_size`` is implied from the data. The vocabulary is saved in the run's
+``zoo.data.readers.read_text_examples``; pyarrow reads it in record batches). Texts are
+lower-cased and split into words and punctuation (``readers.tokenize``; not Keras'
+``TextVectorization``, so no TensorFlow is needed to read data); the vocabulary is the most
+frequent tokens of the training data, counted batch by batch as the file is read (ids 0 and
+1 are padding and unknown), at most ``vocab_size`` ids when ``vocab_size`` was set, else up
+to 20,000 and ``vocab_size`` is implied from the data. The vocabulary is saved in the run's
 data state and reused for new text.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +84,9 @@ def ordered_pairs(config: Config, examples: int = EXAMPLES) -> Dataset:
 
 
 def text_table(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
-    found = readers.read_text_examples(path)
+    counts: Counter[str] | None = Counter() if state is None else None
+    found = readers.read_text_examples(path, token_counts=counts)  # counted as it is read
     texts, raw = found.x, found.labels
-    tokens = [readers.tokenize(text) for text in texts]
     if state is not None:
         if "vocabulary" not in state:
             raise DataError(
@@ -95,17 +98,16 @@ def text_table(config: Config, path: Path, state: dict[str, Any] | None) -> Data
         cap = (
             config.vocab_size if readers.user_set(config, "vocab_size") else readers.MAX_VOCABULARY
         )
-        vocabulary = readers.build_vocabulary(tokens, cap)
+        vocabulary = readers.vocabulary_from_counts(counts, cap)  # type: ignore[arg-type]
         if not vocabulary:
             raise DataError(f"{path}: the texts contain no words", "give non-empty texts")
-    x = readers.encode_tokens(tokens, vocabulary, config.sequence_length)
+    x, truncated = readers.encode_texts(texts, vocabulary, config.sequence_length)
     # ids stay below len(vocabulary) + 2; a vocab_size the user chose is kept as it is
     implied: dict[str, Any] = {
         "vocab_size": config.vocab_size
         if readers.user_set(config, "vocab_size")
         else len(vocabulary) + 2
     }
-    truncated = sum(1 for t in tokens if len(t) > config.sequence_length)
     return readers.labelled_dataset(
         x,
         raw,
