@@ -69,10 +69,12 @@ class ClassificationTask(Task):
         if y_test is None or len(y_test) == 0 or len(y_train) == 0:
             return {}
         out = {"majority_accuracy": base.majority_accuracy(y_train, y_test)}
-        if (
+        if not isinstance(x_test, dict) and not hasattr(x_test, "shape"):
+            x_test = np.asarray(x_test)
+        if (  # token ids: shape and dtype only, a streamed x is not read
             not isinstance(x_test, dict)
-            and np.asarray(x_test).ndim == 2
-            and np.issubdtype(np.asarray(x_test).dtype, np.integer)
+            and len(x_test.shape) == 2
+            and np.issubdtype(x_test.dtype, np.integer)
         ):
             vocab = int(config.get("vocab_size", int(np.max(x_train)) + 1))
             out["bag_of_words_accuracy"] = base.bag_of_words_accuracy(
