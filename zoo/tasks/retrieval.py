@@ -10,6 +10,38 @@ from zoo.errors import DataError
 from zoo.tasks.base import SPLITS, SplitData, Task
 
 
+class PairSplit(SplitData):
+    """A retrieval split whose (user, item) pairs with sampled negatives are drawn the first
+    time a part is used (each part from its own seed, so the order does not matter):
+    ``zoo evaluate`` ranks from ``extra["retrieval"]`` and draws the test pairs only, not
+    the many training negatives."""
+
+    def __init__(self, held: Any, num_negatives: int, seed: int) -> None:
+        self.indices = held.indices
+        self.extra = {"retrieval": held}
+        self._negatives, self._seed = num_negatives, seed
+        self._parts: dict[str, tuple[Any, Any]] = {}
+
+    def part(self, name: str) -> tuple[Any, Any]:
+        if name not in self._parts:
+            offset = SPLITS.index(name)
+            held = self.extra["retrieval"]
+            self._parts[name] = held.pairs(name, self._negatives, self._seed + offset)
+        return self._parts[name]
+
+    @property  # type: ignore[override]
+    def train(self) -> tuple[Any, Any]:
+        return self.part("train")
+
+    @property  # type: ignore[override]
+    def validation(self) -> tuple[Any, Any]:
+        return self.part("validation")
+
+    @property  # type: ignore[override]
+    def test(self) -> tuple[Any, Any]:
+        return self.part("test")
+
+
 class RetrievalTask(Task):
     """Trained on observed pairs against sampled negatives; evaluated by ranking
     (:mod:`zoo.tasks.ranking`): each user's latest interactions are held out."""
@@ -70,11 +102,7 @@ class RetrievalTask(Task):
                 f"({len(dataset)} interactions)",
                 "give users several interactions each, or lower test_split",
             )
-        parts = {
-            name: held.pairs(name, config["num_negatives"], seed + offset)
-            for offset, name in enumerate(SPLITS)
-        }
-        return SplitData(indices=held.indices, extra={"retrieval": held}, **parts)
+        return PairSplit(held, config["num_negatives"], seed)
 
     def whole(self, dataset: Dataset, config: Any) -> SplitData:
         # ranking needs the items each user has seen: split the data like training does
