@@ -221,3 +221,21 @@ def test_peak_memory_of_a_streamed_run_does_not_grow_with_the_folder(tmp_path: P
     )
     assert grow_memory > 120, f"control: in-memory peak grew only {grow_memory:.0f} MB"
     assert grow_stream < 40, f"streamed peak grew {grow_stream:.0f} MB for 5x the images"
+
+
+def test_each_worker_reads_only_its_rows_of_every_global_batch(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "pets", 7, size=8)
+    source = ImageFiles(sorted(folder.rglob("*.png")), 8, 8, 1)
+    y = np.arange(21)
+    kwargs = {"batch_size": 5, "seed": 1, "initial_epoch": 0, "epochs": 2}
+    for x in (source, np.asarray(source)):
+        whole = list(training_stream(x, y, **kwargs).as_numpy_iterator())
+        parts = [
+            list(training_stream(x, y, part=(w, 3), **kwargs).as_numpy_iterator()) for w in range(3)
+        ]
+        assert len(whole) == 10 and all(len(p) == 10 for p in parts)
+        for step, (xs, ys) in enumerate(whole):
+            # rows [5w//3, 5(w+1)//3): 1, 2 and 2 of the 5 rows of each global batch
+            assert [len(p[step][1]) for p in parts] == [1, 2, 2]
+            np.testing.assert_array_equal(np.concatenate([p[step][1] for p in parts]), ys)
+            np.testing.assert_array_equal(np.concatenate([p[step][0] for p in parts]), xs)

@@ -59,3 +59,5 @@ class Splits:
     indices: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # task-specific (held-out items)
     steps_per_epoch: int = 1  # batches per epoch of ``train`` (a continuous stream)
+    batch_size: int = 0  # examples in each global batch of ``train``
+    part: tuple[int, int] = (0, 1)  # (worker, workers): ``train`` holds this worker's rows

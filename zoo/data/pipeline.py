@@ -63,11 +63,28 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return max(1, math.ceil(n / batch_size))
 
 
+def shard_rows(batch: int, part: tuple[int, int]) -> tuple[int, int]:
+    """Rows ``[start, end)`` of a global batch of ``batch`` examples that worker ``w`` of
+    ``W`` (``part``) reads: ``[batch*w//W, batch*(w+1)//W)``."""
+    worker, workers = part
+    return batch * worker // workers, batch * (worker + 1) // workers
+
+
 def training_stream(
-    x: Any, y: Any, *, batch_size: int, seed: int, initial_epoch: int, epochs: int
+    x: Any,
+    y: Any,
+    *,
+    batch_size: int,
+    seed: int,
+    initial_epoch: int,
+    epochs: int,
+    part: tuple[int, int] = (0, 1),
 ) -> Any:
     """Batches for epochs ``initial_epoch..epochs-1``, each epoch a fresh seeded permutation,
-    ``steps_per_epoch(n, batch_size)`` batches of ``min(batch_size, n)`` examples each."""
+    ``steps_per_epoch(n, batch_size)`` batches of ``min(batch_size, n)`` examples each.
+
+    ``part = (w, W)``: worker ``w`` of ``W`` reads only its rows of every global batch
+    (:func:`shard_rows`); the global batches are the same for any ``W``."""
     import tensorflow as tf
 
     from zoo.data.sources import is_streamed
@@ -77,14 +94,18 @@ def training_stream(
     streamed = is_streamed(x)
     xs, ys = (None if streamed else _to_tensors(x)), _to_tensors(y)
     batch = min(batch_size, n)
-    padded = steps_per_epoch(n, batch) * batch  # n rounded up to whole batches
+    steps = steps_per_epoch(n, batch)
+    padded = steps * batch  # n rounded up to whole batches
+    start, end = shard_rows(batch, part)
 
     def one_epoch(epoch: Any) -> Any:
         key = tf.stack([tf.constant(seed, tf.int64), epoch])
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=key)
         order = tf.concat([order, order[: padded - n]], axis=0)  # padded - n < batch <= n
-        indices = tf.data.Dataset.from_tensor_slices(order)
-        return indices if streamed else indices.batch(batch, drop_remainder=True)
+        mine = tf.reshape(order, (steps, batch))[:, start:end]  # this worker's rows
+        if streamed:
+            return tf.data.Dataset.from_tensor_slices(tf.reshape(mine, (-1,)))
+        return tf.data.Dataset.from_tensor_slices(mine)
 
     stream = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1))
     stream = stream.flat_map(one_epoch)
@@ -94,7 +115,7 @@ def training_stream(
             lambda i: (read(_gather(index, i)), _gather(ys, i)),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
-        ).batch(batch, drop_remainder=True)
+        ).batch(end - start, drop_remainder=True)
     else:
         stream = stream.map(
             lambda idx: (_gather(xs, idx), _gather(ys, idx)),

@@ -8,11 +8,13 @@ stopping, progress, TensorBoard) through a public ``keras.callbacks.CallbackList
 
 What makes it match a single-process run with the same global batch:
 
-- **Data**: every worker iterates the runner's *global* stream (the same seeded per-epoch
-  shuffle, an ordinary local tf.data iterator) and hands each of its replicas that replica's
-  rows of the global batch with ``strategy.experimental_distribute_values_from_function``:
-  replica ``r`` of ``R`` takes rows ``[B*r//R, B*(r+1)//R)``, so a batch that does not divide
-  evenly is split too and no row is dropped or repeated. The split is explicit, so no tf.data
+- **Data**: every worker iterates the runner's stream of *global* batches (the same seeded
+  per-epoch shuffle, an ordinary local tf.data iterator), but reads only its own rows of
+  each global batch (``training_stream(part=(w, W))``: files are opened by the worker that
+  needs them), and hands each of its replicas that replica's rows with
+  ``strategy.experimental_distribute_values_from_function``: replica ``r`` of ``R`` takes
+  global rows ``[B*r//R, B*(r+1)//R)``, so a batch that does not divide evenly is split too
+  and no row is dropped or repeated. The split is explicit, so no tf.data
   auto-sharding is involved. (A distributed dataset iterator was tried first: under
   ``MultiWorkerMirroredStrategy`` destroying it at the end of training blocked for 5-25 s,
   once until the peer had exited.)
@@ -67,6 +69,8 @@ class DistributedLoop:
         self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
         self._eval_step = tf.function(self._local_eval_step, reduce_retracing=True)
         self._stop_step = tf.function(self._count_stops)
+        self.global_batch = 0  # rows of a global batch (0: the batch's own size)
+        self.offset = 0  # the first global row this worker reads
 
     # ----------------------------------------------------------------------------- steps
     def _replica_step(self, batch: tuple[Any, Any]) -> tuple[Any, ...]:
@@ -108,19 +112,40 @@ class DistributedLoop:
 
     # ----------------------------------------------------------------------------- data
     def split(self, x: Any, y: Any) -> Any:
-        """This worker's replicas' rows of the global batch ``(x, y)``, as per-replica values:
-        replica ``r`` of ``R`` gets rows ``[B*r//R, B*(r+1)//R)``."""
+        """This worker's replicas' rows of the global batch, as per-replica values: replica
+        ``r`` of ``R`` gets global rows ``[B*r//R, B*(r+1)//R)``. ``(x, y)`` holds only this
+        worker's rows of the global batch (from ``self.offset`` on), read by index."""
         import tensorflow as tf
 
         total = self.strategy.num_replicas_in_sync
-        rows = tf.shape(tf.nest.flatten(y)[0])[0]
+        rows = self.global_batch or tf.shape(tf.nest.flatten(y)[0])[0]
+        offset = self.offset
 
         def rows_of(ctx: Any) -> Any:
             r = ctx.replica_id_in_sync_group
-            start, end = rows * r // total, rows * (r + 1) // total
+            start, end = rows * r // total - offset, rows * (r + 1) // total - offset
             return tf.nest.map_structure(lambda t: t[start:end], (x, y))
 
         return self.strategy.experimental_distribute_values_from_function(rows_of)
+
+    def _check_replica_ids(self, part: tuple[int, int]) -> None:
+        """Worker ``w`` of ``W`` reads the rows of global replicas ``[w*L, (w+1)*L)``;
+        refuse to train when TensorFlow numbers this worker's replicas otherwise (the
+        slices would silently miss rows)."""
+        import tensorflow as tf
+
+        worker, workers = part
+        ids = self.strategy.experimental_local_results(
+            self.strategy.run(lambda: tf.distribute.get_replica_context().replica_id_in_sync_group)
+        )
+        local = len(ids)
+        want = list(range(worker * local, (worker + 1) * local))
+        got = [int(i) for i in ids]
+        if got != want or local * workers != self.strategy.num_replicas_in_sync:
+            raise DistributedError(
+                f"worker {worker} of {workers} has replicas {got}, expected {want}",
+                "start the workers with the cluster order of TF_CONFIG (chief first)",
+            )
 
     # ------------------------------------------------------------------------------ loop
     def fit(self, splits: Any, callbacks: list[Any], initial_epoch: int) -> dict[str, float]:
@@ -128,9 +153,16 @@ class DistributedLoop:
         import keras
         import tensorflow as tf
 
+        from zoo.data.pipeline import shard_rows
+
         model = self.model
         epochs = int(self.config.train["epochs"])
         steps = int(splits.steps_per_epoch)
+        part = tuple(getattr(splits, "part", (0, 1)))
+        self.global_batch = int(getattr(splits, "batch_size", 0))
+        self.offset = shard_rows(self.global_batch, part)[0] if self.global_batch else 0
+        if part[1] > 1:
+            self._check_replica_ids(part)
         hooks = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=epochs)
         model.stop_training = False
         logs: dict[str, float] = {}

@@ -565,9 +565,17 @@ def _splits(s: Session, first: int, end: int) -> Splits:
     batch_size = s.config.train["batch_size"]
     x_tr, y_tr = s.split.train
     x_va, y_va = s.split.validation
+    # a worker reads only its rows of each global batch (its replicas' share)
+    part = (s.dist.worker_index, s.dist.num_workers) if s.dist.distributed else (0, 1)
     return Splits(
         train=training_stream(
-            x_tr, y_tr, batch_size=batch_size, seed=s.seed, initial_epoch=first, epochs=end
+            x_tr,
+            y_tr,
+            batch_size=batch_size,
+            seed=s.seed,
+            initial_epoch=first,
+            epochs=end,
+            part=part,
         ),
         validation=evaluation_stream(x_va, y_va, batch_size=batch_size)
         if s.split.size("validation")
@@ -577,6 +585,8 @@ def _splits(s: Session, first: int, end: int) -> Splits:
         indices=s.split.indices,
         extra=s.split.extra,
         steps_per_epoch=steps_per_epoch(s.split.size("train"), batch_size),
+        batch_size=min(batch_size, s.split.size("train")),
+        part=part,
     )
 
 
