@@ -133,6 +133,12 @@ def test_a_corrupt_file_met_while_streaming_is_named(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert "skipped 1 unreadable file(s) of 36" in err
+    # predicting over the folder meets the file while rows are written: named, no file left
+    # (the skipped run would leave it out again: its run.toml records skip_unreadable)
+    out = tmp_path / "preds.csv"
+    code, _, err = run_zoo("predict", "cnn-small", "--data", str(folder), "--output", str(out))
+    assert code != 0 and "dog/00004.png: cannot be read as an image" in err, err
+    assert "Traceback" not in err and not out.exists()
     with pytest.raises(DataError, match="00004.png: cannot be read as an image"):
         np.asarray(ImageFiles(sorted(folder.rglob("*.png")), 8, 8, 1))
 

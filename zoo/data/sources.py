@@ -187,8 +187,8 @@ def naming_unreadable(x: Any) -> Iterator[None]:
                 raise DataError(
                     f"{part.describe(bad[0])}: cannot be read as {_article(part.kind)} "
                     f"({type(exc).__name__})",
-                    "remove or replace the file, or skip unreadable files with "
-                    "--set skip_unreadable=true",
+                    "remove or replace the file (zoo train --set skip_unreadable=true "
+                    "leaves such files out)",
                 ) from None
         raise
 

@@ -215,12 +215,24 @@ def predict(
     if dataset.class_names and not known.get("class_names"):
         known["class_names"] = list(dataset.class_names)
     options = {"include_seen": include_seen, "training_data": trained.training_data}
-    rows = task.predict(
-        model, dataset, cfg, known, batch_size=batch_size, top_k=top_k, options=options
+    rows = _naming_unreadable(
+        task.predict(
+            model, dataset, cfg, known, batch_size=batch_size, top_k=top_k, options=options
+        ),
+        dataset.x,
     )
     if output is not None:
         rows = _writing(rows, Path(output))
     return rows if stream else list(rows)
+
+
+def _naming_unreadable(rows: Iterator[dict[str, Any]], x: Any) -> Iterator[dict[str, Any]]:
+    """``rows``, with a file that cannot be decoded while they are predicted named in a
+    one-line DataError (streamed inputs are read as the rows are computed)."""
+    from zoo.data.sources import naming_unreadable
+
+    with naming_unreadable(x):
+        yield from rows
 
 
 def check_output_file(path: Path) -> None:
