@@ -93,7 +93,9 @@ def test_zoo_list_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     assert [line.split()[0] for line in out.splitlines()[1:]] == list(INSTALLED_MODELS)
 
     plugins = json.loads(run(venv / "bin" / "zoo", "plugins", "--json", cwd=work))
-    assert {p["name"] for p in plugins} == {"zoo"} | BUILTIN_PLUGINS  # "zoo": the core plugin (built-in tasks, formats)
+    assert {p["name"] for p in plugins} == {
+        "zoo"
+    } | BUILTIN_PLUGINS  # "zoo": the core plugin (built-in tasks, formats)
     assert all(p["status"] == "ok" and p["package"] == "keras-zoo" for p in plugins)
     assert all(str(venv) in p["registry"] for p in plugins)  # the installed copy, not the repo
 
