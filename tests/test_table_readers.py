@@ -199,10 +199,27 @@ def test_npy_is_memory_mapped_and_npz_is_read(tmp_path: Path) -> None:
 
 
 def test_standardize_makes_one_copy_and_leaves_the_input(tmp_path: Path) -> None:
-    np.save(tmp_path / "x.npy", np.arange(12, dtype="float32").reshape(6, 2))
-    x = readers.read_array_examples(tmp_path / "x.npy").x
+    x = np.arange(12, dtype="float32").reshape(6, 2)
     out, stats = readers.standardize(x, None, axis=(0,))
     want = (x - x.mean(axis=0)) / x.std(axis=0)
     assert out.tobytes() == np.asarray(want, dtype="float32").tobytes()
     assert not np.shares_memory(out, x) and x[0, 0] == 0
     assert stats["mean"] == [5.0, 6.0]
+
+
+def test_a_memory_mapped_npy_is_standardised_as_it_is_streamed(tmp_path: Path) -> None:
+    from zoo.data.sources import ArrayRows
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", (rng.normal(size=(50, 3, 4)) * 3 + 5).astype("float32"))
+    x = readers.read_array_examples(tmp_path / "x.npy").x
+    out, stats = readers.standardize(x, None, axis=(0, 1))
+    assert isinstance(out, ArrayRows) and out.shape == (50, 3, 4)  # still on disk
+    held = np.asarray(x)
+    want = (held - held.mean(axis=(0, 1))) / held.std(axis=(0, 1))
+    np.testing.assert_allclose(np.asarray(out), want, atol=1e-5)
+    np.testing.assert_allclose(stats["std"], held.std(axis=(0, 1)), rtol=1e-5)
+    # a trained run's statistics are reused as they are
+    again, same = readers.standardize(x, stats, axis=(0, 1))
+    np.testing.assert_array_equal(np.asarray(again), np.asarray(out))
+    assert same == stats

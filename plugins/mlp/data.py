@@ -83,7 +83,7 @@ def table(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
     x, stats = readers.standardize(x, state, axis=(0,))
     implied: dict[str, Any] = {"input_dim": int(x.shape[1])}
     return readers.labelled_dataset(
-        x.astype("float32", copy=False),  # standardize made the one float32 copy
+        x,  # float32: standardize's one copy, or rows streamed from a memory-mapped file
         raw,
         path=path,
         config=config,

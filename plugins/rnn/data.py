@@ -133,7 +133,7 @@ def sequences(config: Config, path: Path, state: dict[str, Any] | None) -> Datas
     x, stats = readers.standardize(x, state if trained else None, axis=(0, 1))
     implied: dict[str, Any] = {"timesteps": int(x.shape[1]), "features": int(x.shape[2])}
     return readers.labelled_dataset(
-        x.astype("float32", copy=False),  # standardize made the one float32 copy
+        x,  # float32: standardize's one copy, or rows streamed from a memory-mapped file
         raw,
         path=path,
         config=config,

@@ -715,12 +715,15 @@ def _all_finite(x: np.ndarray, block: int = 1 << 22) -> bool:
 
 def standardize(
     x: np.ndarray, state: dict[str, Any] | None, axis: tuple[int, ...]
-) -> tuple[np.ndarray, dict[str, Any]]:
+) -> tuple[Any, dict[str, Any]]:
     """Scale features to zero mean and unit variance with statistics kept in the state.
 
-    The result is one new float32 array (``x`` itself, e.g. a memory-mapped file, is left
-    as it is); the statistics are computed as numpy's ``mean``/``std`` do.
+    In memory, the result is one new float32 array (statistics as numpy's ``mean``/``std``
+    compute them). A memory-mapped file (``np.memmap``, e.g. a ``.npy``) stays on disk: the
+    statistics are computed a chunk at a time and the result is a streamed
+    :class:`zoo.data.sources.ArrayRows` that standardises each row as it is read.
     """
+    streamed = isinstance(x, np.memmap)
     if state is not None and "mean" in state:
         mean = np.asarray(state["mean"], dtype="float32")
         std = np.asarray(state["std"], dtype="float32")
@@ -730,13 +733,23 @@ def standardize(
                 f"{mean.shape[0]}",
                 "give data with the same columns as the training data",
             )
+    elif streamed:
+        from zoo.data.sources import feature_statistics
+
+        mean, std = feature_statistics(x, axis)
+        std[std < 1e-6] = 1.0
     else:
         mean = x.mean(axis=axis).astype("float32")
         std = x.std(axis=axis).astype("float32")
         std[std < 1e-6] = 1.0
+    stats = {"mean": mean.tolist(), "std": std.tolist()}
+    if streamed:
+        from zoo.data.sources import ArrayRows
+
+        return ArrayRows(x, mean=mean, std=std), stats
     out = np.asarray(x - mean)
     out /= std
-    return out, {"mean": mean.tolist(), "std": std.tolist()}
+    return out, stats
 
 
 # ------------------------------------------------------------------------------ images

@@ -289,15 +289,26 @@ def _pil_decode(channels: int) -> Any:
 
 # ------------------------------------------------------------------------ array rows
 class ArrayRows(Source):
-    """The rows of an array that stays on disk (a memory-mapped ``.npy``), read by
-    ``tf.data`` a row at a time."""
+    """The rows of an array that stays on disk (a memory-mapped ``.npy``), optionally
+    standardised on the way (``(row - mean) / std``, float32), read by ``tf.data`` a row at
+    a time; ``np.asarray`` reads them in chunks with the same arithmetic."""
 
     kind = "row"
 
-    def __init__(self, array: np.ndarray, rows: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        array: np.ndarray,
+        rows: np.ndarray | None = None,
+        *,
+        mean: np.ndarray | None = None,
+        std: np.ndarray | None = None,
+    ) -> None:
         self.array = array
         self.rows = np.arange(len(array)) if rows is None else np.asarray(rows, dtype=np.int64)
-        self.dtype = np.dtype(array.dtype)
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float32)
+        self.std = None if std is None else np.asarray(std, dtype=np.float32)
+        scaled = self.mean is not None or self.std is not None
+        self.dtype = np.dtype(np.float32 if scaled else array.dtype)
 
     def index(self) -> np.ndarray:
         return self.rows
@@ -307,15 +318,46 @@ class ArrayRows(Source):
         return tuple(int(d) for d in self.array.shape[1:])
 
     def with_index(self, index: np.ndarray) -> ArrayRows:
-        return ArrayRows(self.array, index)
+        return ArrayRows(self.array, index, mean=self.mean, std=self.std)
+
+    def convert(self, rows: np.ndarray) -> np.ndarray:
+        """Rows as read from the array -> examples (the same arithmetic on both paths)."""
+        out = np.asarray(rows, dtype=self.dtype)
+        if self.mean is not None:
+            out = out - self.mean
+        if self.std is not None:
+            out = out / self.std
+        return out
 
     def read(self, entry: Any) -> Any:
         import tensorflow as tf
 
-        array = self.array
-
         def row(i: Any) -> np.ndarray:
-            return np.asarray(array[int(i)])
+            return self.convert(self.array[int(i)])
 
         value = tf.numpy_function(row, [entry], tf.as_dtype(self.dtype))
         return tf.ensure_shape(value, self.example_shape)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = np.empty(self.shape, dtype=self.dtype)
+        step = max(1, (64 << 20) // max(1, out[:1].nbytes))
+        for start in range(0, len(self.rows), step):
+            out[start : start + step] = self.convert(self.array[self.rows[start : start + step]])
+        return out if dtype is None else out.astype(dtype)
+
+
+def feature_statistics(
+    array: np.ndarray, axis: tuple[int, ...], chunk_bytes: int = 64 << 20
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over ``axis`` (which includes 0, the examples) of an
+    array read a chunk of rows at a time, in float64: the file is never loaded whole."""
+    step = max(1, chunk_bytes // max(1, int(np.prod(array.shape[1:])) * 8))
+    count = int(np.prod([array.shape[a] for a in axis]))
+
+    def chunks() -> Iterator[np.ndarray]:
+        for start in range(0, len(array), step):
+            yield np.asarray(array[start : start + step], dtype=np.float64)
+
+    mean = sum(block.sum(axis=axis) for block in chunks()) / max(count, 1)
+    var = sum(((block - mean) ** 2).sum(axis=axis) for block in chunks()) / max(count, 1)
+    return mean.astype(np.float32), np.sqrt(var).astype(np.float32)
