@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -131,6 +132,7 @@ def main() -> int:
             loads.append(os.getloadavg()[0])
             plain = plain_run(name, args.size, args.epochs, args.batch_size, zoo["run"])
             plain_rates.append(rates(plain))
+            shutil.rmtree(zoo["run"].parent, ignore_errors=True)  # the temporary run folder
         for epoch in range(args.epochs):
             z = statistics.median(r[epoch] for r in zoo_rates)
             p = statistics.median(r[epoch] for r in plain_rates)
