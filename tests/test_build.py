@@ -164,7 +164,7 @@ def test_recommender_is_two_towers_with_a_dot_product() -> None:
     scores = model.predict({"user_id": users, "item_id": items}, verbose=0)
     u = user_tower.predict(users, verbose=0)
     v = item_tower.predict(items, verbose=0)
-    assert u.shape == v.shape == (3, 32)
+    assert u.shape == v.shape == (3, 8)  # registry: the recommender's output_dim = 8
     np.testing.assert_allclose(scores, (u * v).sum(axis=1), rtol=1e-4, atol=1e-5)
 
 
