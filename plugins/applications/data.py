@@ -63,7 +63,7 @@ def image_folder(config: Config, path: Path, state: dict[str, Any] | None) -> Da
         implied=implied if state is None else {},  # a trained run keeps its config
         class_names=names,
         state=state if state is not None else new_state,
-        keys=[str(file) for file in files],
+        keys=x.keys(),  # the paths, held once as bytes by the streamed source
         key_name="path",
     )
 

@@ -21,9 +21,8 @@ a memory-mapped ``.npy`` file.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -223,10 +222,8 @@ class ImageFiles(Source):
             self.files = np.array([str(f).encode("utf-8", "surrogateescape") for f in files])
         self.height, self.width, self.channels = int(height), int(width), int(channels)
         self.scale = float(scale)
-        self.native = all(
-            Path(f.decode("utf-8", "surrogateescape")).suffix.lower() in _TF_IMAGE_SUFFIXES
-            for f in self.files
-        )
+        native = tuple(suffix.encode() for suffix in _TF_IMAGE_SUFFIXES)
+        self.native = all(f.lower().endswith(native) for f in self.files)
 
     def index(self) -> np.ndarray:
         return self.files
@@ -241,6 +238,10 @@ class ImageFiles(Source):
     def describe(self, position: int) -> str:
         return self.files[position].decode("utf-8", "surrogateescape")
 
+    def keys(self) -> PathKeys:
+        """The files' paths as the examples' keys, without a Python string per file."""
+        return PathKeys(self.files)
+
     def read(self, entry: Any) -> Any:
         import tensorflow as tf
 
@@ -254,9 +255,29 @@ class ImageFiles(Source):
             decoded = tf.numpy_function(_pil_decode(self.channels), [entry], tf.uint8)
         image = _to_channels(tf.cast(decoded, tf.float32), self.channels)
         image.set_shape((None, None, self.channels))
-        image = tf.image.resize(image, (self.height, self.width), antialias=True)
+        size = (self.height, self.width)
+        image = tf.cond(  # already the model's size (the usual case for a prepared folder)
+            tf.reduce_all(tf.equal(tf.shape(image)[:2], size)),
+            lambda: image,
+            lambda: tf.image.resize(image, size, antialias=True),
+        )
         image = image * (self.scale / 255.0)  # the triangle filter never overshoots
         return tf.ensure_shape(image, self.example_shape)
+
+
+class PathKeys(Sequence):
+    """Paths kept as one bytes array, read back as strings one at a time."""
+
+    def __init__(self, files: np.ndarray) -> None:
+        self.files = files
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [f.decode("utf-8", "surrogateescape") for f in self.files[i]]
+        return self.files[int(i)].decode("utf-8", "surrogateescape")
 
 
 def _decode_channels(channels: int) -> int:
