@@ -245,3 +245,56 @@ def test_each_worker_reads_only_its_rows_of_every_global_batch(tmp_path: Path) -
             assert [len(p[step][1]) for p in parts] == [1, 2, 2]
             np.testing.assert_array_equal(np.concatenate([p[step][1] for p in parts]), ys)
             np.testing.assert_array_equal(np.concatenate([p[step][0] for p in parts]), xs)
+
+
+def test_sampled_pairs_are_made_as_they_are_read() -> None:
+    from zoo.tasks.ranking import SampledPairs
+
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, 50, 300).astype("int32")
+    items = rng.integers(0, 40, 300).astype("int32")
+    keys = np.unique(users.astype("int64") * 40 + items)
+    sampler = SampledPairs(users, items, keys, 40, 4, seed=7)
+    x = {"user_id": sampler.column("user"), "item_id": sampler.column("item")}
+    y = sampler.column("label")
+    assert len(y) == 1500 and is_streamed(x)  # 300 positives x (1 + 4): nothing held
+    kwargs = {"batch_size": 64, "seed": 1, "initial_epoch": 0, "epochs": 2}
+    batches = list(training_stream(x, y, **kwargs).as_numpy_iterator())
+    assert len(batches) == 2 * 24 and all(len(b[1]) == 64 for b in batches)
+    u = np.concatenate([b[0]["user_id"] for b in batches]).astype("int64")
+    i = np.concatenate([b[0]["item_id"] for b in batches])
+    labels = np.concatenate([b[1] for b in batches])
+    # a pair is labelled 1 exactly when it was observed; about 4 negatives per positive
+    np.testing.assert_array_equal(np.isin(u * 40 + i, keys), labels == 1)
+    assert 0.75 < (labels == 0).mean() < 0.8
+    # the same pairs in memory, in order; a resumed stream and two workers agree
+    held = np.asarray(y)
+    assert held[::5].min() == 1.0 and len(held) == 1500
+    resumed = list(training_stream(x, y, **{**kwargs, "initial_epoch": 1}).as_numpy_iterator())
+    for a, b in zip(resumed, batches[24:], strict=True):
+        np.testing.assert_array_equal(a[0]["item_id"], b[0]["item_id"])
+    halves = [
+        list(training_stream(x, y, part=(w, 2), **kwargs).as_numpy_iterator()) for w in range(2)
+    ]
+    for step, (_, ys) in enumerate(batches):
+        np.testing.assert_array_equal(np.concatenate([h[step][1] for h in halves]), ys)
+    assert (
+        sum(len(b[1]) for b in evaluation_stream(x, y, batch_size=100).as_numpy_iterator()) == 1500
+    )
+
+
+@pytest.mark.slow
+def test_a_recommender_trains_and_evaluates_with_streamed_pairs(tmp_path: Path) -> None:
+    run = zoo.train(
+        "recommender",
+        output=tmp_path / "run",
+        verbose=False,
+        epochs=1,
+        data_cache="stream",
+        num_negatives=4,
+        batch_size=512,
+    )
+    test = run.metrics["test"]
+    popularity = run.metrics["baselines"]["popularity_recall_at_10"]
+    assert 0.0 < test["recall_at_10"] <= 1.0 and popularity > 0.0
+    assert zoo.evaluate(tmp_path / "run")["test"] == pytest.approx(test)

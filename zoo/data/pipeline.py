@@ -89,6 +89,16 @@ def training_stream(
 
     from zoo.data.sources import is_streamed
 
+    if _group(x, y) > 1:
+        return _grouped_training_stream(
+            x,
+            y,
+            batch_size=batch_size,
+            seed=seed,
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            part=part,
+        )
     first = next(iter(x.values())) if isinstance(x, dict) else x
     n = int(len(first))
     streamed = is_streamed(x)
@@ -132,6 +142,16 @@ def evaluation_stream(x: Any, y: Any, *, batch_size: int) -> Any:
 
     from zoo.data.sources import is_streamed
 
+    if _group(x, y) > 1:  # read entry by entry, each giving a group of examples
+        x_index, read_x = _reader(x)
+        y_index, read_y = _reader(y)
+        entries = tf.data.Dataset.range(_entries(x))
+        ds = entries.map(
+            lambda e: (read_x(_gather(x_index, e)), read_y(_gather(y_index, e))),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        return ds.unbatch().batch(batch_size).prefetch(tf.data.AUTOTUNE)
     if is_streamed(x):
         index, read = _reader(x)
         data = (index,) if y is None else (index, y)
@@ -145,3 +165,73 @@ def evaluation_stream(x: Any, y: Any, *, batch_size: int) -> Any:
     data = (x,) if y is None else (x, y)
     ds = tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
     return ds.cache().prefetch(tf.data.AUTOTUNE)
+
+
+def _leaves(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value.values()) if isinstance(value, dict) else [value]
+
+
+def _group(x: Any, y: Any) -> int:
+    """The group size of ``x``'s and ``y``'s streamed sources (1: one example an entry).
+    Sources that read groups (e.g. a positive with its sampled negatives) must make up all
+    of ``x`` and ``y``, with one index."""
+    from zoo.data.sources import Source
+
+    leaves = _leaves(x) + _leaves(y)
+    groups = {leaf.group for leaf in leaves if isinstance(leaf, Source)}
+    if not groups or groups == {1}:
+        return 1
+    if len(groups) > 1 or not all(isinstance(leaf, Source) for leaf in leaves):
+        raise ValueError("sources that read groups of examples must make up all of x and y")
+    return groups.pop()
+
+
+def _entries(x: Any) -> int:
+    return len(_leaves(x)[0].index())
+
+
+def _grouped_training_stream(
+    x: Any,
+    y: Any,
+    *,
+    batch_size: int,
+    seed: int,
+    initial_epoch: int,
+    epochs: int,
+    part: tuple[int, int],
+) -> Any:
+    """Training batches of sources whose entries read groups of examples: each epoch a
+    seeded permutation of the *entries* (memory grows with entries, not examples), each
+    entry's group in order, then batches of ``min(batch_size, n)`` examples; an epoch's
+    short last batch is topped up with the epoch's first examples, as for arrays."""
+    import tensorflow as tf
+
+    entries = _entries(x)
+    n = len(_leaves(x)[0])
+    batch = min(batch_size, n)
+    steps = steps_per_epoch(n, batch)
+    start, end = shard_rows(batch, part)
+    x_index, read_x = _reader(x)
+    y_index, read_y = _reader(y)
+
+    def examples(order: Any) -> Any:
+        ds = tf.data.Dataset.from_tensor_slices(order).map(
+            lambda e: (read_x(_gather(x_index, e)), read_y(_gather(y_index, e))),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        return ds.unbatch()
+
+    def one_epoch(epoch: Any) -> Any:
+        key = tf.stack([tf.constant(seed, tf.int64), epoch])
+        order = tf.random.experimental.stateless_shuffle(tf.range(entries), seed=key)
+        whole = examples(order).concatenate(examples(order)).take(steps * batch)
+        return whole.batch(batch, drop_remainder=True)
+
+    stream = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1))
+    stream = stream.flat_map(one_epoch)
+    if (start, end) != (0, batch):  # this worker's rows of each global batch
+        stream = stream.map(lambda bx, by: tf.nest.map_structure(lambda t: t[start:end], (bx, by)))
+    return stream.prefetch(tf.data.AUTOTUNE)

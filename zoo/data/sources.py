@@ -42,6 +42,7 @@ class Source:
 
     dtype = np.dtype("float32")
     kind = "example"  # what one entry is, for error messages ("image", "row")
+    group = 1  # examples one entry reads (``read`` gives them stacked on a first axis)
 
     # -- to implement -----------------------------------------------------------------------
     def index(self) -> np.ndarray:
@@ -67,7 +68,7 @@ class Source:
 
     # -- array-like -------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.index())
+        return len(self.index()) * self.group
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -117,6 +118,8 @@ def read_all(source: Source, batch_size: int = 256) -> np.ndarray:
     out = np.empty(source.shape, dtype=source.dtype)
     entries = tf.data.Dataset.from_tensor_slices(source.index())
     stream = entries.map(source.read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if source.group > 1:
+        stream = stream.unbatch()
     start = 0
     with naming_unreadable(source):
         for batch in stream.batch(batch_size).prefetch(2):

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.data.sources import Source
 from zoo.errors import DataError
 
 # ------------------------------------------------------------------------------ grouping
@@ -104,18 +105,33 @@ class RetrievalSplit:
         return Grouped.build(self.users[idx], self.items[idx], self.num_users)
 
     def pairs(
-        self, name: str, num_negatives: int, seed: int
-    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        self, name: str, num_negatives: int, seed: int, *, streamed: bool = False
+    ) -> tuple[dict[str, Any], Any]:
         """Positives of split ``name`` plus ``num_negatives`` sampled negatives per positive.
 
         Negatives for training avoid the user's training positives; for validation and test
         they also avoid the positives of the splits before them, never the split's own.
+        ``streamed``: the pairs are made by tf.data as they are read
+        (:class:`SampledPairs`), so memory holds the positives, not ``1 + num_negatives``
+        pairs for each.
         """
         users, items = self.positives(name)
         avoid = {"train": ("train",), "validation": ("train", "validation")}.get(
             name, ("train", "validation", "test")
         )
         idx = np.concatenate([self.indices[n] for n in avoid])
+        if streamed:
+            sampler = SampledPairs(
+                users,
+                items,
+                _keys(self.users[idx], self.items[idx], self.num_items),
+                self.num_items,
+                num_negatives,
+                seed,
+            )
+            return {"user_id": sampler.column("user"), "item_id": sampler.column("item")}, (
+                sampler.column("label")
+            )
         return training_pairs(
             users,
             items,
@@ -209,6 +225,108 @@ def training_pairs(
         "item_id": all_items[shuffle].astype("int32"),
     }
     return x, labels[shuffle]
+
+
+class SampledPairs:
+    """Each positive ``(user, item)`` with ``num_negatives`` items sampled for its user,
+    made by TensorFlow when a batch is read: memory holds the positives and the sorted
+    keys to avoid, never the pairs.
+
+    A positive's negatives are a pure function of ``(seed, position)``
+    (``stateless_uniform``), so every epoch, every worker and a resumed run see the same
+    pairs. A negative that hits a key to avoid is drawn again, up to 3 times; one that
+    still does is an observed interaction and is labelled 1.
+    """
+
+    RETRIES = 3
+
+    def __init__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        avoid_keys: np.ndarray,
+        num_items: int,
+        num_negatives: int,
+        seed: int,
+    ) -> None:
+        self.users = np.asarray(users, dtype=np.int32)
+        self.items = np.asarray(items, dtype=np.int32)
+        self.avoid = np.asarray(avoid_keys, dtype=np.int64)  # sorted (np.unique)
+        self.num_items, self.num_negatives, self.seed = num_items, num_negatives, seed
+        self._tensors: tuple[Any, ...] | None = None
+
+    def column(self, which: str) -> PairColumn:
+        return PairColumn(self, which, np.arange(len(self.users), dtype=np.int64))
+
+    def tensors(self) -> tuple[Any, ...]:
+        import tensorflow as tf
+
+        if self._tensors is None:
+            with tf.init_scope():  # created once, eagerly, not as constants of a graph
+                avoid = self.avoid if len(self.avoid) else np.array([-1], dtype=np.int64)
+                self._tensors = (
+                    tf.constant(self.users),
+                    tf.constant(self.items),
+                    tf.constant(avoid),
+                )
+        return self._tensors
+
+    def group(self, position: Any) -> tuple[Any, Any, Any]:
+        """The ``1 + num_negatives`` (users, items, labels) of the positive at ``position``."""
+        import tensorflow as tf
+
+        users, items, avoid = self.tensors()
+        user = tf.gather(users, position)
+        item = tf.gather(items, position)
+        user64 = tf.cast(user, tf.int64)
+        k = self.num_negatives
+
+        def draw(attempt: int) -> Any:
+            key = tf.stack([tf.constant(self.seed, tf.int64), position * 8 + attempt])
+            return tf.random.stateless_uniform(
+                [k], seed=key, minval=0, maxval=self.num_items, dtype=tf.int64
+            )
+
+        def seen(negatives: Any) -> Any:
+            keys = user64 * self.num_items + negatives
+            at = tf.minimum(
+                tf.searchsorted(avoid, keys, out_type=tf.int64), tf.size(avoid, tf.int64) - 1
+            )
+            return tf.equal(tf.gather(avoid, at), keys)
+
+        negatives = draw(0)
+        for attempt in range(1, self.RETRIES + 1):
+            negatives = tf.where(seen(negatives), draw(attempt), negatives)
+        labels = tf.concat([[1.0], tf.cast(seen(negatives), tf.float32)], axis=0)
+        group_items = tf.concat([[item], tf.cast(negatives, tf.int32)], axis=0)
+        group_users = tf.fill([k + 1], user)
+        return group_users, group_items, labels
+
+
+class PairColumn(Source):
+    """One column (``user``, ``item`` or ``label``) of :class:`SampledPairs`: each index
+    entry, a positive's position, reads its group of ``1 + num_negatives`` pairs."""
+
+    kind = "pair"
+
+    def __init__(self, sampler: SampledPairs, which: str, positions: np.ndarray) -> None:
+        self.sampler, self.which, self.positions = sampler, which, positions
+        self.group = 1 + sampler.num_negatives
+        self.dtype = np.dtype("float32" if which == "label" else "int32")
+
+    def index(self) -> np.ndarray:
+        return self.positions
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        return ()
+
+    def with_index(self, index: np.ndarray) -> PairColumn:
+        return PairColumn(self.sampler, self.which, index)
+
+    def read(self, entry: Any) -> Any:
+        users, items, labels = self.sampler.group(entry)
+        return {"user": users, "item": items, "label": labels}[self.which]
 
 
 # -------------------------------------------------------------------------------- scoring

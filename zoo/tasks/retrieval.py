@@ -16,18 +16,31 @@ class PairSplit(SplitData):
     ``zoo evaluate`` ranks from ``extra["retrieval"]`` and draws the test pairs only, not
     the many training negatives."""
 
-    def __init__(self, held: Any, num_negatives: int, seed: int) -> None:
+    def __init__(self, held: Any, num_negatives: int, seed: int, data_cache: str = "auto") -> None:
         self.indices = held.indices
         self.extra = {"retrieval": held}
         self._negatives, self._seed = num_negatives, seed
+        self._cache = data_cache
         self._parts: dict[str, tuple[Any, Any]] = {}
 
     def part(self, name: str) -> tuple[Any, Any]:
         if name not in self._parts:
             offset = SPLITS.index(name)
             held = self.extra["retrieval"]
-            self._parts[name] = held.pairs(name, self._negatives, self._seed + offset)
+            self._parts[name] = held.pairs(
+                name, self._negatives, self._seed + offset, streamed=self.streamed(name)
+            )
         return self._parts[name]
+
+    def streamed(self, name: str) -> bool:
+        """Whether part ``name``'s pairs are sampled as they are read (``data_cache``:
+        ``stream``, or ``auto`` and more than 256 MB of pairs) instead of held in memory."""
+        from zoo.data.sources import MEMORY_LIMIT_BYTES
+
+        if self._cache != "auto":
+            return self._cache == "stream"
+        pairs = len(self.indices[name]) * (1 + self._negatives)
+        return pairs * 12 > MEMORY_LIMIT_BYTES  # user, item, label: 4 bytes each
 
     @property  # type: ignore[override]
     def train(self) -> tuple[Any, Any]:
@@ -102,7 +115,9 @@ class RetrievalTask(Task):
                 f"({len(dataset)} interactions)",
                 "give users several interactions each, or lower test_split",
             )
-        return PairSplit(held, config["num_negatives"], seed)
+        return PairSplit(
+            held, config["num_negatives"], seed, config.train.get("data_cache", "auto")
+        )
 
     def whole(self, dataset: Dataset, config: Any) -> SplitData:
         # ranking needs the items each user has seen: split the data like training does
