@@ -98,6 +98,25 @@ class RetrievalSplit:
         idx = self.indices[name]
         return self.users[idx], self.items[idx]
 
+    def keys_by_stage(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every observed ``user * num_items + item`` key once, sorted, with the first split
+        it occurs in (0 train, 1 validation, 2 test): one array serves every split's
+        negatives (computed once, cached)."""
+        cached = getattr(self, "_keys_by_stage", None)
+        if cached is None:
+            stage = np.empty(len(self.users), dtype=np.int8)
+            for number, name in enumerate(("train", "validation", "test")):
+                stage[self.indices[name]] = number
+            keys = self.users.astype(np.int64) * self.num_items + self.items
+            order = np.lexsort((stage, keys))
+            keys, stage = keys[order], stage[order]
+            del order
+            first = np.ones(len(keys), dtype=bool)
+            first[1:] = keys[1:] != keys[:-1]  # the lowest stage of a repeated key
+            cached = (keys[first], stage[first])
+            self._keys_by_stage = cached
+        return cached
+
     def known(self, *names: str) -> Grouped:
         """Items each user has in the named splits (what a ranking must leave out)."""
         idx = np.concatenate([self.indices[n] for n in names]) if names else np.array([], int)
@@ -119,19 +138,22 @@ class RetrievalSplit:
         avoid = {"train": ("train",), "validation": ("train", "validation")}.get(
             name, ("train", "validation", "test")
         )
-        idx = np.concatenate([self.indices[n] for n in avoid])
         if streamed:
+            keys, stages = self.keys_by_stage()
             sampler = SampledPairs(
                 users,
                 items,
-                _keys(self.users[idx], self.items[idx], self.num_items),
+                keys,
                 self.num_items,
                 num_negatives,
                 seed,
+                stages=stages,
+                limit=len(avoid) - 1,
             )
             return {"user_id": sampler.column("user"), "item_id": sampler.column("item")}, (
                 sampler.column("label")
             )
+        idx = np.concatenate([self.indices[n] for n in avoid])
         return training_pairs(
             users,
             items,
@@ -248,10 +270,16 @@ class SampledPairs:
         num_items: int,
         num_negatives: int,
         seed: int,
+        *,
+        stages: np.ndarray | None = None,
+        limit: int = 0,
     ) -> None:
         self.users = np.asarray(users, dtype=np.int32)
         self.items = np.asarray(items, dtype=np.int32)
         self.avoid = np.asarray(avoid_keys, dtype=np.int64)  # sorted (np.unique)
+        # a key is avoided when its stage is <= limit (no stages: every key)
+        self.stages = np.zeros(len(self.avoid), np.int8) if stages is None else stages
+        self.limit = limit
         self.num_items, self.num_negatives, self.seed = num_items, num_negatives, seed
         self._tensors: tuple[Any, ...] | None = None
 
@@ -263,11 +291,12 @@ class SampledPairs:
 
         if self._tensors is None:
             with tf.init_scope():  # created once, eagerly, not as constants of a graph
-                avoid = self.avoid if len(self.avoid) else np.array([-1], dtype=np.int64)
+                empty = not len(self.avoid)
                 self._tensors = (
                     tf.constant(self.users),
                     tf.constant(self.items),
-                    tf.constant(avoid),
+                    tf.constant(np.array([-1], np.int64) if empty else self.avoid),
+                    tf.constant(np.array([0], np.int8) if empty else self.stages),
                 )
         return self._tensors
 
@@ -275,7 +304,7 @@ class SampledPairs:
         """The ``1 + num_negatives`` (users, items, labels) of the positive at ``position``."""
         import tensorflow as tf
 
-        users, items, avoid = self.tensors()
+        users, items, avoid, stages = self.tensors()
         user = tf.gather(users, position)
         item = tf.gather(items, position)
         user64 = tf.cast(user, tf.int64)
@@ -292,7 +321,8 @@ class SampledPairs:
             at = tf.minimum(
                 tf.searchsorted(avoid, keys, out_type=tf.int64), tf.size(avoid, tf.int64) - 1
             )
-            return tf.equal(tf.gather(avoid, at), keys)
+            found = tf.equal(tf.gather(avoid, at), keys)
+            return found & (tf.gather(stages, at) <= self.limit)
 
         negatives = draw(0)
         for attempt in range(1, self.RETRIES + 1):

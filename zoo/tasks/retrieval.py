@@ -32,6 +32,11 @@ class PairSplit(SplitData):
             )
         return self._parts[name]
 
+    def size(self, name: str) -> int:
+        if name not in self._parts and self.streamed(name):  # exact, without making them
+            return len(self.indices[name]) * (1 + self._negatives)
+        return super().size(name)
+
     def streamed(self, name: str) -> bool:
         """Whether part ``name``'s pairs are sampled as they are read (``data_cache``:
         ``stream``, or ``auto`` and more than 256 MB of pairs) instead of held in memory."""
