@@ -27,7 +27,9 @@ from typing import Any
 def _gather(structure: Any, idx: Any) -> Any:
     import tensorflow as tf
 
-    return tf.nest.map_structure(lambda t: tf.gather(t, idx), structure)
+    if isinstance(structure, dict):
+        return {k: _gather(v, idx) for k, v in structure.items()}
+    return idx if structure is None else tf.gather(structure, idx)  # None: by position
 
 
 def _to_tensors(x: Any) -> Any:
@@ -41,12 +43,15 @@ def _to_tensors(x: Any) -> Any:
 def _reader(x: Any) -> tuple[Any, Any]:
     """``(index, read)`` for ``x`` with streamed parts: the tensors to gather example
     indices from (a Source's index, an array's rows) and a function from one gathered
-    entry (structure) to one example."""
+    entry (structure) to one example. A positional Source's index is ``None``: its entry
+    is the position itself."""
     import tensorflow as tf
 
     from zoo.data.sources import Source
 
     def index_of(part: Any) -> Any:
+        if isinstance(part, Source) and part.positional:
+            return None
         return tf.constant(part.index() if isinstance(part, Source) else part)
 
     def read_of(part: Any) -> Any:

@@ -43,6 +43,7 @@ class Source:
     dtype = np.dtype("float32")
     kind = "example"  # what one entry is, for error messages ("image", "row")
     group = 1  # examples one entry reads (``read`` gives them stacked on a first axis)
+    positional = False  # True when ``index()`` is ``0..n-1``: entries are read by position
 
     # -- to implement -----------------------------------------------------------------------
     def index(self) -> np.ndarray:

@@ -149,6 +149,7 @@ class RetrievalSplit:
                 seed,
                 stages=stages,
                 limit=len(avoid) - 1,
+                shared=self.__dict__.setdefault("_shared_tensors", {}),
             )
             return {"user_id": sampler.column("user"), "item_id": sampler.column("item")}, (
                 sampler.column("label")
@@ -273,6 +274,7 @@ class SampledPairs:
         *,
         stages: np.ndarray | None = None,
         limit: int = 0,
+        shared: dict[str, Any] | None = None,
     ) -> None:
         self.users = np.asarray(users, dtype=np.int32)
         self.items = np.asarray(items, dtype=np.int32)
@@ -282,21 +284,34 @@ class SampledPairs:
         self.limit = limit
         self.num_items, self.num_negatives, self.seed = num_items, num_negatives, seed
         self._tensors: tuple[Any, ...] | None = None
+        self._shared = {} if shared is None else shared  # the avoid keys' variables
+        self.positions = np.arange(len(self.users), dtype=np.int64)  # one for all columns
 
     def column(self, which: str) -> PairColumn:
-        return PairColumn(self, which, np.arange(len(self.users), dtype=np.int64))
+        return PairColumn(self, which, self.positions)
 
     def tensors(self) -> tuple[Any, ...]:
         import tensorflow as tf
 
         if self._tensors is None:
-            with tf.init_scope():  # created once, eagerly, not as constants of a graph
+            # Variables, created once and eagerly: tf.data functions capture them by
+            # reference, where a captured tensor is copied into every function using it.
+            # The avoid keys are shared by the samplers of one split (``shared``).
+            with tf.init_scope():
                 empty = not len(self.avoid)
+                key = (id(self.avoid), id(self.stages))
+                if key not in self._shared:
+                    self._shared[key] = tuple(
+                        tf.Variable(value, trainable=False)
+                        for value in (
+                            np.array([-1], np.int64) if empty else self.avoid,
+                            np.array([0], np.int8) if empty else self.stages,
+                        )
+                    )
                 self._tensors = (
-                    tf.constant(self.users),
-                    tf.constant(self.items),
-                    tf.constant(np.array([-1], np.int64) if empty else self.avoid),
-                    tf.constant(np.array([0], np.int8) if empty else self.stages),
+                    tf.Variable(self.users, trainable=False),
+                    tf.Variable(self.items, trainable=False),
+                    *self._shared[key],
                 )
         return self._tensors
 
@@ -305,6 +320,7 @@ class SampledPairs:
         import tensorflow as tf
 
         users, items, avoid, stages = self.tensors()
+        position = tf.cast(position, tf.int64)
         user = tf.gather(users, position)
         item = tf.gather(items, position)
         user64 = tf.cast(user, tf.int64)
@@ -342,6 +358,8 @@ class PairColumn(Source):
     def __init__(self, sampler: SampledPairs, which: str, positions: np.ndarray) -> None:
         self.sampler, self.which, self.positions = sampler, which, positions
         self.group = 1 + sampler.num_negatives
+        # every positive in order: an entry's position is its index (no index to gather)
+        self.positional = positions is sampler.positions
         self.dtype = np.dtype("float32" if which == "label" else "int32")
 
     def index(self) -> np.ndarray:
