@@ -27,9 +27,9 @@ from typing import Any
 def _gather(structure: Any, idx: Any) -> Any:
     import tensorflow as tf
 
-    if isinstance(structure, dict):
-        return {k: _gather(v, idx) for k, v in structure.items()}
-    return idx if structure is None else tf.gather(structure, idx)  # None: by position
+    if structure is None:  # a positional source: the entry is the position
+        return idx
+    return tf.nest.map_structure(lambda t: idx if t is None else tf.gather(t, idx), structure)
 
 
 def _to_tensors(x: Any) -> Any:
@@ -221,22 +221,29 @@ def _grouped_training_stream(
     x_index, read_x = _reader(x)
     y_index, read_y = _reader(y)
 
-    def examples(order: Any) -> Any:
-        ds = tf.data.Dataset.from_tensor_slices(order).map(
-            lambda e: (read_x(_gather(x_index, e)), read_y(_gather(y_index, e))),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
-        return ds.unbatch()
+    group = _group(x, y)
+    extra = -(-(steps * batch - n) // group)  # entries that top up the last batch
+    surplus = (entries + extra) * group - steps * batch  # 0 <= surplus < group
+    # how many of its group each entry of an epoch gives: all, but the last one fewer, so
+    # that every epoch is exactly ``steps`` batches (a resumed epoch starts aligned)
 
     def one_epoch(epoch: Any) -> Any:
         key = tf.stack([tf.constant(seed, tf.int64), epoch])
         order = tf.random.experimental.stateless_shuffle(tf.range(entries), seed=key)
-        whole = examples(order).concatenate(examples(order)).take(steps * batch)
-        return whole.batch(batch, drop_remainder=True)
+        padded = tf.concat([order, order[:extra]], 0)
+        keep = tf.concat([tf.fill([entries + extra - 1], group), [group - surplus]], 0)
+        return tf.data.Dataset.from_tensor_slices((padded, keep))
 
+    def read(entry: Any, count: Any) -> Any:
+        pair = (read_x(_gather(x_index, entry)), read_y(_gather(y_index, entry)))
+        return tf.nest.map_structure(lambda t: t[:count], pair)
+
+    # one map function for all epochs: the sources' tables are captured once
     stream = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1))
-    stream = stream.flat_map(one_epoch)
+    stream = stream.flat_map(one_epoch).map(
+        read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    stream = stream.unbatch().batch(batch, drop_remainder=True)
     if (start, end) != (0, batch):  # this worker's rows of each global batch
         stream = stream.map(lambda bx, by: tf.nest.map_structure(lambda t: t[start:end], (bx, by)))
     return stream.prefetch(tf.data.AUTOTUNE)

@@ -294,23 +294,19 @@ class SampledPairs:
         import tensorflow as tf
 
         if self._tensors is None:
-            # Variables, created once and eagerly: tf.data functions capture them by
-            # reference, where a captured tensor is copied into every function using it.
-            # The avoid keys are shared by the samplers of one split (``shared``).
+            # Created once, eagerly (not as constants of each traced graph); the avoid keys
+            # are shared by the samplers of one split (``shared``).
             with tf.init_scope():
                 empty = not len(self.avoid)
                 key = (id(self.avoid), id(self.stages))
                 if key not in self._shared:
-                    self._shared[key] = tuple(
-                        tf.Variable(value, trainable=False)
-                        for value in (
-                            np.array([-1], np.int64) if empty else self.avoid,
-                            np.array([0], np.int8) if empty else self.stages,
-                        )
+                    self._shared[key] = (
+                        tf.constant(np.array([-1], np.int64) if empty else self.avoid),
+                        tf.constant(np.array([0], np.int8) if empty else self.stages),
                     )
                 self._tensors = (
-                    tf.Variable(self.users, trainable=False),
-                    tf.Variable(self.items, trainable=False),
+                    tf.constant(self.users),
+                    tf.constant(self.items),
                     *self._shared[key],
                 )
         return self._tensors
