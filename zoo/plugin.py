@@ -24,7 +24,9 @@ A plugin that brings its own kind of task subclasses :class:`Task` and returns i
 file readers the built-in plugins use — image folders, CSV tables, text CSV, ratings —
 for a plugin's own ``zoo_dataset``; ``sources`` (:mod:`zoo.data.sources`) the streamed
 inputs they return for data that stays on disk (``Source``, ``ImageFiles``,
-``ArrayRows``). Both are imported on first use (they need numpy).
+``ArrayRows``); ``towers`` (:mod:`zoo.tasks.towers`) the layer names ``USER_VECTOR`` and
+``ITEM_VECTOR`` a two-tower retrieval model gives its towers' outputs so ranking runs each
+tower once. All three are imported on first use (they need numpy).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from zoo.tasks.base import SplitData, Task, ordered_split, random_split
 
 if TYPE_CHECKING:
     from zoo.data import readers, sources
+    from zoo.tasks import towers
 
 __all__ = [
     "Config",
@@ -59,14 +62,18 @@ __all__ = [
     "random_split",
     "readers",
     "sources",
+    "towers",
 ]
 
 
+_LAZY = {"readers": "zoo.data.readers", "sources": "zoo.data.sources", "towers": "zoo.tasks.towers"}
+
+
 def __getattr__(name: str) -> Any:
-    if name in ("readers", "sources"):
+    if name in _LAZY:
         import importlib
 
-        module = importlib.import_module(f"zoo.data.{name}")
+        module = importlib.import_module(_LAZY[name])
         globals()[name] = module
         return module
     raise AttributeError(f"module 'zoo.plugin' has no attribute '{name}'")

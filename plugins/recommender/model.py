@@ -7,6 +7,9 @@ an ``output_dim`` vector; the model's output is their dot product, a relevance l
 ``temperature`` > 0 scores by cosine instead: both vectors are L2-normalised and their dot
 product divided by the temperature (a bounded logit, a common two-tower recipe); ``dropout``
 drops the embedding and hidden units while training.
+
+The two vectors whose dot product is the score are the layers ``user_vector`` and
+``item_vector``, so ranking every item for a user runs each tower once (``zoo.plugin.towers``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from zoo.plugin import Config
+from zoo.plugin import Config, towers
 
 
 def tower(ids, vocabulary: int, config: Config, name: str, reg):
@@ -41,7 +44,11 @@ def build(config: Config) -> keras.Model:
     if config.temperature:
         user = keras.layers.UnitNormalization(name="user_normalize")(user)
         item = keras.layers.UnitNormalization(name="item_normalize")(item)
+        user = keras.layers.Rescaling(1.0 / config.temperature, name=towers.USER_VECTOR)(user)
+    else:
+        user = keras.layers.Identity(name=towers.USER_VECTOR)(user)
+    # the score is exactly the dot product of these two layers: ranking runs each tower
+    # once and multiplies (docs/plugins.md, "Two-tower retrieval")
+    item = keras.layers.Identity(name=towers.ITEM_VECTOR)(item)
     score = ops.sum(user * item, axis=-1)
-    if config.temperature:
-        score = score / config.temperature
     return keras.Model({"user_id": user_id, "item_id": item_id}, score, name=config.model)

@@ -17,7 +17,7 @@ like an oracle. Each value is averaged over the users that have held-out items.
 
 Baselines: ``popularity`` (score = number of training interactions of the item) and
 ``random`` (seeded uniform scores), evaluated with the same code, so a trained model's
-numbers have something to beat. Imports no TensorFlow; ``score_users`` calls the model.
+numbers have something to beat. Imports no TensorFlow; :mod:`zoo.tasks.towers` calls the model.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import numpy as np
 
 from zoo.data.sources import Source
 from zoo.errors import DataError
+from zoo.tasks.towers import score_pairs as score_users  # noqa: F401  (its old home)
+from zoo.tasks.towers import scorer
 
 # ------------------------------------------------------------------------------ grouping
 
@@ -388,27 +390,6 @@ def block_rows(num_items: int, budget: int | None = None) -> int:
     return max(1, budget // (4 * max(int(num_items), 1)))
 
 
-def score_users(
-    model: Any, users: Sequence[int] | np.ndarray, num_items: int, batch_size: int = 65536
-) -> np.ndarray:
-    """The model's score for every item, for each user: shape ``(len(users), num_items)``.
-
-    Calls the model on (user, item) pairs in batches of about ``batch_size`` pairs. The
-    result holds ``len(users) x num_items`` scores: callers pass a block of users at a time
-    (see :func:`block_rows`).
-    """
-    users = np.asarray(users, dtype="int32")
-    out = np.empty((len(users), num_items), dtype="float32")
-    rows = max(1, batch_size // num_items)
-    all_items = np.arange(num_items, dtype="int32")
-    for start in range(0, len(users), rows):
-        chunk = users[start : start + rows]
-        batch = {"user_id": np.repeat(chunk, num_items), "item_id": np.tile(all_items, len(chunk))}
-        scores = np.asarray(model.predict_on_batch(batch), dtype="float32")
-        out[start : start + len(chunk)] = scores.reshape(len(chunk), num_items)
-    return out
-
-
 def top_items(scores: np.ndarray, k: int) -> list[np.ndarray]:
     """The ``k`` best-scored items of each row, best first, ties by lower item id, without
     the non-finite ones (a user whose items are mostly excluded with ``-inf`` gets fewer).
@@ -683,10 +664,13 @@ def evaluate_model(
     batch_size: int = 65536,
     block_users: int | None = None,
 ) -> dict[str, float]:
-    """Ranking metrics of a (user_id, item_id) -> score model; see :func:`evaluate_scores`."""
+    """Ranking metrics of a (user_id, item_id) -> score model; see :func:`evaluate_scores`.
+
+    A two-tower model that names its ``user_vector`` and ``item_vector`` layers is scored
+    through its towers (:mod:`zoo.tasks.towers`), else on every (user, item) pair."""
     return evaluate_scores(
         split,
-        lambda users: score_users(model, users, split.num_items, batch_size),
+        scorer(model, split.num_users, split.num_items, batch_size),
         which=which,
         ks=ks,
         max_users=max_users,

@@ -172,7 +172,8 @@ class RetrievalTask(Task):
         """
         import numpy as np
 
-        from zoo.tasks.ranking import block_rows, score_users, top_items
+        from zoo.tasks.ranking import block_rows, top_items
+        from zoo.tasks.towers import scorer
 
         opts = options or {}
         x = dataset.x
@@ -186,9 +187,10 @@ class RetrievalTask(Task):
         # batch_size users at a time (fewer when their scores would pass ranking's block
         # budget): memory bounded by the block, never users x items; rows yielded per block
         block = max(1, min(batch_size, block_rows(num_items)))
+        score = scorer(model, int(config["num_users"]), num_items)
         for start in range(0, len(users), block):
             chunk = users[start : start + block]
-            scores = score_users(model, chunk, num_items)
+            scores = score(chunk)
             if seen is not None:
                 for row, user in enumerate(chunk):
                     scores[row, seen[int(user)]] = -np.inf
