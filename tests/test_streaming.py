@@ -286,6 +286,39 @@ def test_sampled_pairs_are_made_as_they_are_read() -> None:
     )
 
 
+def test_sampled_pairs_read_many_at_once_equal_one_at_a_time(monkeypatch) -> None:
+    """tf.data reads a batch's worth of positives per call; each positive's negatives are a
+    function of its position only, so the batches equal one-positive-per-call reading."""
+    import tensorflow as tf
+
+    from zoo.tasks.ranking import PairColumn, SampledPairs
+
+    rng = np.random.default_rng(1)
+    users = rng.integers(0, 30, 200).astype("int32")
+    items = rng.integers(0, 25, 200).astype("int32")
+    keys = np.unique(users.astype("int64") * 25 + items)
+    sampler = SampledPairs(users, items, keys, 25, 6, seed=3)
+    many = [t.numpy() for t in sampler.group(tf.constant([5, 0, 199], tf.int64))]
+    for row, position in enumerate((5, 0, 199)):
+        one = [t.numpy() for t in sampler.group(tf.constant(position, tf.int64))]
+        for a, b in zip(many, one, strict=True):
+            np.testing.assert_array_equal(a[row], b)
+
+    def batches(sampler: SampledPairs) -> list:
+        x = {"user_id": sampler.column("user"), "item_id": sampler.column("item")}
+        kwargs = {"batch_size": 50, "seed": 2, "initial_epoch": 0, "epochs": 2}
+        train = list(training_stream(x, sampler.column("label"), **kwargs))
+        held = list(evaluation_stream(x, sampler.column("label"), batch_size=64))
+        return [tf.nest.map_structure(lambda t: t.numpy(), b) for b in train + held]
+
+    vectorized = batches(SampledPairs(users, items, keys, 25, 6, seed=3))
+    monkeypatch.setattr(PairColumn, "vectorized", False)
+    one_by_one = batches(SampledPairs(users, items, keys, 25, 6, seed=3))
+    assert len(vectorized) == len(one_by_one) == 2 * 28 + 22
+    for a, b in zip(vectorized, one_by_one, strict=True):
+        tf.nest.map_structure(np.testing.assert_array_equal, a, b)
+
+
 @pytest.mark.slow
 def test_a_recommender_trains_and_evaluates_with_streamed_pairs(tmp_path: Path) -> None:
     run = zoo.train(

@@ -147,16 +147,21 @@ def evaluation_stream(x: Any, y: Any, *, batch_size: int) -> Any:
 
     from zoo.data.sources import is_streamed
 
-    if _group(x, y) > 1:  # read entry by entry, each giving a group of examples
+    group = _group(x, y)
+    if group > 1:  # read entry by entry (or many at once), each giving a group of examples
         x_index, read_x = _reader(x)
         y_index, read_y = _reader(y)
         entries = tf.data.Dataset.range(_entries(x))
+        if _vectorized(x, y):
+            entries = entries.batch(-(-batch_size // group))
         ds = entries.map(
             lambda e: (read_x(_gather(x_index, e)), read_y(_gather(y_index, e))),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-        return ds.unbatch().batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        if _vectorized(x, y):  # (entries, group, ...) -> (entries * group, ...)
+            ds = ds.map(lambda *pair: tf.nest.map_structure(_merge_first_axes, pair))
+        return ds.rebatch(batch_size).prefetch(tf.data.AUTOTUNE)
     if is_streamed(x):
         index, read = _reader(x)
         data = (index,) if y is None else (index, y)
@@ -191,6 +196,20 @@ def _group(x: Any, y: Any) -> int:
     if len(groups) > 1 or not all(isinstance(leaf, Source) for leaf in leaves):
         raise ValueError("sources that read groups of examples must make up all of x and y")
     return groups.pop()
+
+
+def _vectorized(x: Any, y: Any) -> bool:
+    """Whether every source of ``x`` and ``y`` reads a vector of entries at once."""
+    from zoo.data.sources import Source
+
+    leaves = [leaf for leaf in _leaves(x) + _leaves(y) if isinstance(leaf, Source)]
+    return bool(leaves) and all(leaf.vectorized for leaf in leaves)
+
+
+def _merge_first_axes(t: Any) -> Any:
+    import tensorflow as tf
+
+    return tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0))
 
 
 def _entries(x: Any) -> int:
@@ -238,12 +257,23 @@ def _grouped_training_stream(
         pair = (read_x(_gather(x_index, entry)), read_y(_gather(y_index, entry)))
         return tf.nest.map_structure(lambda t: t[:count], pair)
 
+    def read_many(entries: Any, counts: Any) -> Any:  # (entries, group, ...) -> kept rows
+        pair = (read_x(_gather(x_index, entries)), read_y(_gather(y_index, entries)))
+        keep = tf.sequence_mask(counts, group)
+        return tf.nest.map_structure(lambda t: tf.boolean_mask(t, keep), pair)
+
     # one map function for all epochs: the sources' tables are captured once
     stream = tf.data.Dataset.range(initial_epoch, max(epochs, initial_epoch + 1))
-    stream = stream.flat_map(one_epoch).map(
-        read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-    )
-    stream = stream.unbatch().batch(batch, drop_remainder=True)
+    stream = stream.flat_map(one_epoch)
+    if _vectorized(x, y):  # about a batch's worth of entries per call
+        stream = stream.batch(-(-batch // group)).map(
+            read_many, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+    else:
+        stream = stream.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # slices the entries' groups into batches (what unbatch().batch() does, without
+    # handling one example at a time)
+    stream = stream.rebatch(batch, drop_remainder=True)
     if (start, end) != (0, batch):  # this worker's rows of each global batch
         stream = stream.map(lambda bx, by: tf.nest.map_structure(lambda t: t[start:end], (bx, by)))
     return stream.prefetch(tf.data.AUTOTUNE)

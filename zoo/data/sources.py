@@ -44,6 +44,10 @@ class Source:
     kind = "example"  # what one entry is, for error messages ("image", "row")
     group = 1  # examples one entry reads (``read`` gives them stacked on a first axis)
     positional = False  # True when ``index()`` is ``0..n-1``: entries are read by position
+    # True when ``read`` also takes a vector of entries and returns their examples stacked
+    # on a first axis (groups: ``(entries, group, ...)``): tf.data then reads many entries
+    # per call instead of one, which matters when an entry is cheap (a row, sampled pairs)
+    vectorized = False
 
     # -- to implement -----------------------------------------------------------------------
     def index(self) -> np.ndarray:

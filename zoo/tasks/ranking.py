@@ -258,9 +258,9 @@ class SampledPairs:
     keys to avoid, never the pairs.
 
     A positive's negatives are a pure function of ``(seed, position)``
-    (``stateless_uniform``), so every epoch, every worker and a resumed run see the same
-    pairs. A negative that hits a key to avoid is drawn again, up to 3 times; one that
-    still does is an observed interaction and is labelled 1.
+    (:func:`uniform_ints`), so every epoch, every worker and a resumed run see the same
+    pairs, however the positives are batched. A negative that hits a key to avoid is drawn
+    again, up to 3 times; one that still does is an observed interaction and is labelled 1.
     """
 
     RETRIES = 3
@@ -287,6 +287,7 @@ class SampledPairs:
         self.num_items, self.num_negatives, self.seed = num_items, num_negatives, seed
         self._tensors: tuple[Any, ...] | None = None
         self._shared = {} if shared is None else shared  # the avoid keys' variables
+        self._last: tuple[Any, tuple[Any, Any, Any]] | None = None  # see group()
         self.positions = np.arange(len(self.users), dtype=np.int64)  # one for all columns
 
     def column(self, which: str) -> PairColumn:
@@ -314,37 +315,78 @@ class SampledPairs:
         return self._tensors
 
     def group(self, position: Any) -> tuple[Any, Any, Any]:
-        """The ``1 + num_negatives`` (users, items, labels) of the positive at ``position``."""
+        """The ``1 + num_negatives`` (users, items, labels) of the positive at ``position``
+        (a scalar), or of each of a vector of positions (then shaped ``(positions, 1 + k)``).
+
+        The user, item and label columns each read the entry; while a map function is
+        traced they get the same ``position`` tensor, and the negatives are drawn once for
+        the three (not once per column)."""
+        if self._last is not None and self._last[0] is position:
+            return self._last[1]
+        found = self._draw_group(position)
+        self._last = (position, found)
+        return found
+
+    def _draw_group(self, position: Any) -> tuple[Any, Any, Any]:
         import tensorflow as tf
 
         users, items, avoid, stages = self.tensors()
-        position = tf.cast(position, tf.int64)
+        scalar = position.shape.rank == 0
+        position = tf.reshape(tf.cast(position, tf.int64), [-1])
         user = tf.gather(users, position)
         item = tf.gather(items, position)
-        user64 = tf.cast(user, tf.int64)
+        user64 = tf.cast(user, tf.int64)[:, None]
         k = self.num_negatives
+        slot = tf.range(k, dtype=tf.int64)[None, :]
 
-        def draw(attempt: int) -> Any:
-            key = tf.stack([tf.constant(self.seed, tf.int64), position * 8 + attempt])
-            return tf.random.stateless_uniform(
-                [k], seed=key, minval=0, maxval=self.num_items, dtype=tf.int64
-            )
+        def draw(attempt: int) -> Any:  # (positions, k) items: a function of the counter
+            counter = (position[:, None] * (self.RETRIES + 1) + attempt) * k + slot
+            return uniform_ints(counter, self.seed, self.num_items)
 
         def seen(negatives: Any) -> Any:
-            keys = user64 * self.num_items + negatives
+            keys = tf.reshape(user64 * self.num_items + negatives, [-1])
             at = tf.minimum(
                 tf.searchsorted(avoid, keys, out_type=tf.int64), tf.size(avoid, tf.int64) - 1
             )
-            found = tf.equal(tf.gather(avoid, at), keys)
-            return found & (tf.gather(stages, at) <= self.limit)
+            found = tf.equal(tf.gather(avoid, at), keys) & (tf.gather(stages, at) <= self.limit)
+            return tf.reshape(found, tf.shape(negatives))
 
         negatives = draw(0)
         for attempt in range(1, self.RETRIES + 1):
             negatives = tf.where(seen(negatives), draw(attempt), negatives)
-        labels = tf.concat([[1.0], tf.cast(seen(negatives), tf.float32)], axis=0)
-        group_items = tf.concat([[item], tf.cast(negatives, tf.int32)], axis=0)
-        group_users = tf.fill([k + 1], user)
-        return group_users, group_items, labels
+        ones = tf.ones_like(user64, tf.float32)
+        labels = tf.concat([ones, tf.cast(seen(negatives), tf.float32)], axis=1)
+        group_items = tf.concat([item[:, None], tf.cast(negatives, tf.int32)], axis=1)
+        group_users = tf.tile(user[:, None], [1, k + 1])
+        found = (group_users, group_items, labels)
+        return tuple(t[0] for t in found) if scalar else found
+
+
+def uniform_ints(counter: Any, seed: int, n: int) -> Any:
+    """Integers in ``[0, n)``, each a pure function of ``(seed, counter)`` (int64 tensor
+    of any shape): SplitMix64 of the ``counter``-th step from ``seed`` (Steele et al.,
+    2014), reduced modulo ``n`` (a bias below ``n / 2**64``). Unlike a stateless random
+    op, which draws one tensor per seed, this draws any number of counters in one call,
+    so a whole batch of positives gets its negatives at once."""
+    import tensorflow as tf
+
+    mask = 2**64 - 1
+    gamma = 0x9E3779B97F4A7C15
+
+    def const(value: int) -> Any:
+        return tf.constant(value & mask, tf.uint64)
+
+    def mix(z: Any, shift: int) -> Any:
+        return tf.bitwise.bitwise_xor(z, tf.bitwise.right_shift(z, const(shift)))
+
+    # the seed picks where in SplitMix64's sequence counter 0 is, at a mixed (far-apart)
+    # offset: neighbouring seeds must not give shifted copies of one sequence
+    offset = (seed * gamma + 1) & mask
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, 1)):
+        offset = ((offset ^ (offset >> shift)) * factor) & mask
+    z = tf.bitcast(counter, tf.uint64) * const(gamma) + const(offset)
+    z = mix(mix(mix(z, 30) * const(0xBF58476D1CE4E5B9), 27) * const(0x94D049BB133111EB), 31)
+    return tf.cast(z % const(n), tf.int64)
 
 
 class PairColumn(Source):
@@ -352,6 +394,7 @@ class PairColumn(Source):
     entry, a positive's position, reads its group of ``1 + num_negatives`` pairs."""
 
     kind = "pair"
+    vectorized = True  # a vector of positions reads their groups at once
 
     def __init__(self, sampler: SampledPairs, which: str, positions: np.ndarray) -> None:
         self.sampler, self.which, self.positions = sampler, which, positions
