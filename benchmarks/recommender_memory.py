@@ -15,6 +15,7 @@ read, see zoo.tasks.ranking.SampledPairs).
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from pathlib import Path
 GOAL_MB = 2048
 
 CHILD = r"""
-import sys, time
+import json, sys, time
 import keras
 import zoo.training.runner as runner
 
@@ -53,7 +54,7 @@ class Stop(keras.callbacks.Callback):
             raise SystemExit(0)
 
 runner.train("recommender", sys.argv[1], output=sys.argv[3], verbose=False, epochs=1,
-             callbacks=[Stop()])
+             callbacks=[Stop()], **json.loads(sys.argv[4]))
 """
 
 
@@ -64,7 +65,14 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=50_000)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="e.g. num_negatives=4"
+    )
     args = parser.parse_args()
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = json.loads(value) if value[:1].isdigit() or value[:1] == "[" else value
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import machine
     from scale import write_ratings
@@ -78,9 +86,18 @@ def main() -> int:
         print(f"generated {ratings} in {time.perf_counter() - started:.0f} s")
     run = work / f"run-{time.strftime('%H%M%S')}"
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  {machine()}")
-    print(f"zoo train recommender --data {ratings.name} ({args.rows:,} ratings), defaults")
+    options = " ".join(f"--set {item}" for item in args.set) or "defaults"
+    print(f"zoo train recommender --data {ratings.name} ({args.rows:,} ratings), {options}")
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(ratings), str(args.steps), str(run)],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(ratings),
+            str(args.steps),
+            str(run),
+            json.dumps(overrides),
+        ],
         capture_output=True,
         text=True,
     )

@@ -319,6 +319,25 @@ def test_sampled_pairs_read_many_at_once_equal_one_at_a_time(monkeypatch) -> Non
         tf.nest.map_structure(np.testing.assert_array_equal, a, b)
 
 
+def test_pair_parts_stream_together_when_all_of_them_pass_the_memory_limit(monkeypatch) -> None:
+    """Validation and test parts are not drawn up front while training streams (10M
+    ratings: 20 s and +700 MB), even when each part alone would fit in memory."""
+    from zoo.data import sources
+    from zoo.tasks import ranking
+    from zoo.tasks.retrieval import PairSplit
+
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(50), 10)
+    held = ranking.leave_last_out(users, rng.integers(0, 40, len(users)), 50, 40)
+    monkeypatch.setattr(sources, "MEMORY_LIMIT_BYTES", len(users) * 5 * 12 - 1)
+    split = PairSplit(held, 4, seed=0)
+    assert all(split.streamed(part) for part in ("train", "validation", "test"))
+    assert split.size("test") == len(held.indices["test"]) * 5
+    assert not split._parts  # sizes known without drawing a pair
+    monkeypatch.setattr(sources, "MEMORY_LIMIT_BYTES", len(users) * 5 * 12)
+    assert not PairSplit(held, 4, seed=0).streamed("train")
+
+
 @pytest.mark.slow
 def test_a_recommender_trains_and_evaluates_with_streamed_pairs(tmp_path: Path) -> None:
     run = zoo.train(

@@ -214,6 +214,14 @@ def _keys(users: np.ndarray, items: np.ndarray, num_items: int) -> np.ndarray:
     return np.unique(users.astype("int64") * num_items + items.astype("int64"))
 
 
+def _is_known(keys: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``np.isin(keys, known)`` for a sorted ``known``, without sorting ``keys``."""
+    if not len(known):
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+    return known[at] == keys
+
+
 def training_pairs(
     users: Any,
     items: Any,
@@ -232,15 +240,19 @@ def training_pairs(
     users = np.asarray(users).astype("int64").reshape(-1)
     items = np.asarray(items).astype("int64").reshape(-1)
     rng = np.random.default_rng(seed)
-    known = _keys(*(avoid if avoid is not None else (users, items)), num_items)
+    known = _keys(*(avoid if avoid is not None else (users, items)), num_items)  # sorted
     neg_users = np.repeat(users, num_negatives)
     neg_items = rng.integers(0, num_items, len(neg_users))
+    # redraw the clashing negatives, checking only those again (sorted lookups: no
+    # temporary the size of both arrays, as np.isin makes)
+    clash = np.flatnonzero(_is_known(neg_users * num_items + neg_items, known))
     for _ in range(20):
-        clash = np.isin(neg_users * num_items + neg_items, known)
-        if not clash.any():
+        if not len(clash):
             break
-        neg_items[clash] = rng.integers(0, num_items, int(clash.sum()))
-    keep = ~np.isin(neg_users * num_items + neg_items, known)
+        neg_items[clash] = rng.integers(0, num_items, len(clash))
+        clash = clash[_is_known(neg_users[clash] * num_items + neg_items[clash], known)]
+    keep = np.ones(len(neg_users), dtype=bool)
+    keep[clash] = False
     all_users = np.concatenate([users, neg_users[keep]])
     all_items = np.concatenate([items, neg_items[keep]])
     labels = np.concatenate([np.ones(len(users)), np.zeros(int(keep.sum()))]).astype("float32")
