@@ -300,3 +300,16 @@ def test_zoo_predict_cli_streams_json_and_counts_rows_written(
     lines = run().splitlines()
     assert len(lines) == 51 and lines[0].startswith("1: ")  # keyed by row number
     assert lines[-1] == "... 150 more (use --output FILE)"
+
+
+def test_seen_items_read_from_the_sorted_keys_equal_the_known_items() -> None:
+    """Ranking leaves out what each user saw before, looked up in the samplers' sorted
+    keys instead of a new per-user index: the same items as ``known``."""
+    rng = np.random.default_rng(4)
+    users = rng.integers(0, 30, 600)
+    items = rng.integers(0, 20, 600)  # repeats: an item seen in train and again in test
+    split = ranking.leave_last_out(users, items, 30, 20)
+    for which, before in (("test", ("train", "validation")), ("validation", ("train",))):
+        seen, known = split.seen_before(which), split.known(*before)
+        for user in range(30):
+            assert set(seen[user].tolist()) == set(known[user].tolist())

@@ -213,7 +213,8 @@ def _merge_first_axes(t: Any) -> Any:
 
 
 def _entries(x: Any) -> int:
-    return len(_leaves(x)[0].index())
+    leaf = _leaves(x)[0]
+    return len(leaf) // leaf.group
 
 
 def _grouped_training_stream(
