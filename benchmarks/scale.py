@@ -519,7 +519,7 @@ def ratings_section(work: Path, args: argparse.Namespace) -> None:
             else text[:200]
         )
         print()
-        print(f"train split {_train_count(metrics, 0)} pairs; evaluate: {test}")
+        print(f"train split {_train_count(metrics, 0)} ratings; evaluate: {test}")
     else:
         print(f"| zoo evaluate RUN | {evaluated} | | | <= 2048 MB | |")
 
