@@ -136,6 +136,7 @@ def _dataset(name: str, path=None, **hparams):  # type: ignore[no-untyped-def]
     return hook(config=config, path=path, state=None)
 
 
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_default_dataset_trains_small_unless_a_size_is_set():
     data = _dataset("mobilenet_v3_small")
     assert data.x.shape == (3000, 64, 64, 3)

@@ -122,6 +122,7 @@ EXAMPLE_CHECKS = [
 ]
 
 
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_example_plugin_runs_every_check(example_report: zoo.testing.Report) -> None:
     assert example_report.plugin == "autoencoder"
     assert example_report.models == ["autoencoder"]
@@ -248,6 +249,7 @@ def test_a_dataset_that_does_not_fit_the_model_fails_dataset(site: Path) -> None
     assert "has shape (64, 7) but model 'misfit-model' expects (n, 6)" in result.message
 
 
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_unsupported_formats_are_xfail_without_running(site: Path) -> None:
     text = fp.registry("tinydense", {"noexp-model": "x"}).replace(
         'default_dataset = "generated"\n',
@@ -271,6 +273,7 @@ def test_a_broken_registry_fails_registry_and_names_the_key(site: Path) -> None:
     assert report.result("models").status == "failed"
 
 
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_a_plugin_with_two_architectures_checks_one_preset_of_each(site: Path) -> None:
     first = fp.registry("tinya", {"multi-a": "a", "multi-a-big": "a, bigger"})
     second = fp.registry("tinyb", {"multi-b": "b"}).replace("schema_version = 1\n", "")

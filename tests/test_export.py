@@ -117,6 +117,7 @@ def test_export_round_trip(arch: str, fmt: str, out: Path) -> None:
     np.testing.assert_allclose(got, want, atol=export_formats.TOLERANCES[fmt] * 10)
 
 
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_export_by_name_uses_plugin_dataset_and_default_path() -> None:
     result = zoo.export("cnn-small", format="keras")
     assert result.path == Path.cwd() / "cnn-small.keras"
@@ -333,6 +334,7 @@ def test_unknown_model_is_a_zoo_error() -> None:
 
 
 # -- overwrite protection -------------------------------------------------------------------
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 @pytest.mark.parametrize("fmt", ["keras", "savedmodel"])
 def test_overwrite_needs_force(fmt: str, out: Path) -> None:
     model, config = tiny("mlp")
@@ -460,6 +462,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     return code, out, err
 
 
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_cli_export_prints_path_size_signature_and_diff(
     capsys: pytest.CaptureFixture[str], out: Path
 ) -> None:

@@ -202,6 +202,7 @@ def _one_line_error(call) -> str:  # type: ignore[no-untyped-def]
     return message
 
 
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_a_plugin_declaring_a_reserved_task_name_breaks_only_itself(
     site: Path, tmp_path: Path
 ) -> None:

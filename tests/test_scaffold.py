@@ -144,6 +144,7 @@ def installed_skeleton(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     importlib.invalidate_caches()
 
 
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_the_skeleton_passes_the_kit_as_generated(installed_skeleton: Path) -> None:
     report = check_plugin("kit_skel", raise_on_failure=False)
     assert report.models == ["kit_skel"]

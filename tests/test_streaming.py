@@ -108,6 +108,7 @@ def test_streamed_and_in_memory_runs_have_the_same_split_and_metrics(tmp_path: P
     assert [Path(r["path"]).parent.name for r in rows] == [w for w in WORDS for _ in range(20)]
 
 
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_a_corrupt_file_met_while_streaming_is_named(tmp_path: Path) -> None:
     folder = write_folder(tmp_path / "pets", 12)
     good = (folder / "dog" / "00004.png").read_bytes()

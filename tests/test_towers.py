@@ -81,6 +81,7 @@ def test_a_user_tower_that_reads_the_item_is_refused() -> None:
         towers.scorer(_two_towers(user_sees_item=True), USERS, ITEMS)
 
 
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_an_exported_recommender_still_names_its_towers(tmp_path) -> None:
     """The names survive .keras: a fresh process without zoo finds both towers."""
     model = zoo.create("recommender", num_users=USERS, num_items=ITEMS)

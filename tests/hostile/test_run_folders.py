@@ -288,6 +288,7 @@ def test_damaged_run_toml_cannot_be_used_or_resumed(run: Path, tmp_path: Path, d
     assert message(resume, run) == said
 
 
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_damaged_run_toml_at_the_cli(run: Path) -> None:
     (run / "run.toml").write_text("[run\nmodel = ")
     code, _, err = run_zoo("evaluate", str(run))

@@ -94,6 +94,7 @@ def one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
 
 
 # ---------------------------------------------------------------------- class 2: memory
+@pytest.mark.slow  # over 7 s: kept out of the quick run (pytest -m 'not slow')
 def test_crafted_file_is_refused_before_any_read_with_flat_memory(tmp_path: Path) -> None:
     """`zoo evaluate` of a run whose final weights declare a (20000, 20000) dataset: one line,
     exit 2, and the process's peak RSS stays far below the 1.6 GB the array would take."""
