@@ -354,3 +354,31 @@ def test_a_recommender_trains_and_evaluates_with_streamed_pairs(tmp_path: Path) 
     popularity = run.metrics["baselines"]["popularity_recall_at_10"]
     assert 0.0 < test["recall_at_10"] <= 1.0 and popularity > 0.0
     assert zoo.evaluate(tmp_path / "run")["test"] == pytest.approx(test)
+
+
+def test_a_uint8_npy_of_images_stays_on_disk_and_reads_like_the_in_memory_path(
+    tmp_path: Path,
+) -> None:
+    """cnn: a .npy at the model's size is memory-mapped and scaled row by row (it used to
+    be converted to float32 in memory, 4x the file); another size is resized in memory."""
+    from zoo.catalog import get_catalog
+    from zoo.catalog.config import make_config
+    from zoo.data.sources import ArrayRows
+    from zoo.plugins.cnn import data as cnn_data
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    np.save(tmp_path / "images.npy", images)
+    ref = get_catalog().resolve("cnn")
+    found = cnn_data.load(make_config(ref), tmp_path / "images.npy", None)
+    assert isinstance(found.x, ArrayRows) and found.x.shape == (40, 28, 28, 1)
+    want = images[..., None].astype(np.float32) / np.float32(255.0)
+    np.testing.assert_array_equal(np.asarray(found.x), want)
+    batch = next(iter(evaluation_stream(found.x, None, batch_size=40)))[0].numpy()
+    np.testing.assert_array_equal(batch, want)  # tf.data reads the same floats
+    # a run's state (its scale) is kept; a size the model does not have is resized
+    again = cnn_data.load(make_config(ref), tmp_path / "images.npy", found.state)
+    np.testing.assert_array_equal(np.asarray(again.x), want)
+    small = make_config(ref, [("test", {"height": 14, "width": 14})])
+    resized = cnn_data.load(small, tmp_path / "images.npy", None)
+    assert isinstance(resized.x, np.ndarray) and resized.x.shape == (40, 14, 14, 1)

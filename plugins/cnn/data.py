@@ -9,7 +9,8 @@ single image (unlabelled, for prediction), converted to the model's ``height x w
 channels`` (``channels=1`` greyscale by default: ``--set channels=3`` keeps colour) and
 streamed from disk (``readers.image_files``: only the file list is in memory); or arrays
 in ``.npz`` (``x`` of shape ``(n, h, w)`` or ``(n, h, w, c)``, ``y``) / ``.npy``, whose shape
-sets height, width and channels unless they were set.
+sets height, width and channels unless they were set. A ``.npy`` at the model's size (any
+numeric dtype, e.g. uint8) stays memory-mapped and is scaled row by row as it streams.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.plugin import Config, DataError, Dataset, readers
+from zoo.plugin import Config, DataError, Dataset, readers, sources
 
 
 def load(config: Config, path: Path | None, state: dict[str, Any] | None) -> Dataset:
@@ -92,7 +93,7 @@ def image_folder(config: Config, path: Path, state: dict[str, Any] | None) -> Da
 
 
 def image_arrays(config: Config, path: Path, state: dict[str, Any] | None) -> Dataset:
-    found = readers.read_array_examples(path)
+    found = readers.read_array_examples(path, keep_dtype=True)
     x, raw = found.x, found.labels
     if x.ndim == 3:
         x = x[..., None]
@@ -106,7 +107,6 @@ def image_arrays(config: Config, path: Path, state: dict[str, Any] | None) -> Da
         scale = float(state["scale"])
     else:
         scale = 255.0 if x.max() > 1.0 else 1.0
-    x = x / scale
     implied: dict[str, Any] = {}
     if state is None:
         for key, size in (("height", x.shape[1]), ("width", x.shape[2]), ("channels", x.shape[3])):
@@ -115,7 +115,11 @@ def image_arrays(config: Config, path: Path, state: dict[str, Any] | None) -> Da
     height = implied.get("height", config.height)
     width = implied.get("width", config.width)
     channels = implied.get("channels", config.channels)
-    x = _to_images(x, height, width, channels)
+    if isinstance(x, np.memmap) and x.shape[1:] == (height, width, channels):
+        # a .npy already at the model's size stays on disk: each row is scaled as it is read
+        x = sources.ArrayRows(x, std=np.float32(scale))
+    else:
+        x = _to_images(np.asarray(x, dtype="float32") / np.float32(scale), height, width, channels)
     return readers.labelled_dataset(
         x,
         raw,

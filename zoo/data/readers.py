@@ -588,8 +588,14 @@ def read_arrays(path: Path, *, label_free_width: int | None = None) -> tuple[np.
     return found.x, found.labels
 
 
-def read_array_examples(path: Path, *, label_free_width: int | None = None) -> Examples:
+def read_array_examples(
+    path: Path, *, label_free_width: int | None = None, keep_dtype: bool = False
+) -> Examples:
     """Inputs, raw labels (or ``None``) and keys from a ``.npz``, ``.npy`` or numeric table.
+
+    A ``.npy`` stays memory-mapped; it is converted to float32 (in memory) unless it is
+    float32 already or ``keep_dtype`` (a reader that converts rows as it streams them,
+    e.g. uint8 images, keeps the file's dtype on disk).
 
     In a table the label column is the one named like a label, else the last column, unless
     the table has exactly ``label_free_width`` feature columns (inputs only, for
@@ -631,7 +637,7 @@ def read_array_examples(path: Path, *, label_free_width: int | None = None) -> E
             raise DataError(
                 f"{path}: not a readable .npy file ({exc})", "save it with numpy.save"
             ) from None
-        x = _numeric(x, path)
+        x = _numeric(x, path, keep_dtype=keep_dtype)
         return Examples(x, None, row_keys(len(x)), "row")
     if suffix in TABLE_SUFFIXES or suffix == ".dat":
         return _table_examples(path, label_free_width)
@@ -693,13 +699,15 @@ def _first_non_number(blocks: Sequence[np.ndarray], batch: Sequence[Any], cols: 
     return offset + next(n for n, row in enumerate(rows) if not all(map(_is_number, row)))
 
 
-def _numeric(x: Any, path: Path) -> np.ndarray:
+def _numeric(x: Any, path: Path, *, keep_dtype: bool = False) -> np.ndarray:
     x = np.asanyarray(x)  # a memory-mapped .npy stays a np.memmap
     if x.dtype.kind not in "biuf" or x.size == 0 or x.ndim == 0:
         raise DataError(
             f"{path}: inputs must be a non-empty numeric array, got {x.dtype} {x.shape}",
             "store numbers only",
         )
+    if keep_dtype and isinstance(x, np.memmap) and x.dtype.kind in "biu":
+        return x  # integers are finite; converted row by row by the caller's source
     if x.dtype != np.float32:  # one conversion; float32 data (a np.memmap too) is not copied
         x = np.asarray(x, dtype="float32")
     if not _all_finite(x):
