@@ -152,14 +152,15 @@ def evaluation_stream(x: Any, y: Any, *, batch_size: int) -> Any:
         x_index, read_x = _reader(x)
         y_index, read_y = _reader(y)
         entries = tf.data.Dataset.range(_entries(x))
-        if _vectorized(x, y):
+        vectorized = _vectorized(x, y)
+        if vectorized:
             entries = entries.batch(-(-batch_size // group))
         ds = entries.map(
             lambda e: (read_x(_gather(x_index, e)), read_y(_gather(y_index, e))),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-        if _vectorized(x, y):  # (entries, group, ...) -> (entries * group, ...)
+        if vectorized:  # (entries, group, ...) -> (entries * group, ...)
             ds = ds.map(lambda *pair: tf.nest.map_structure(_merge_first_axes, pair))
         return ds.rebatch(batch_size).prefetch(tf.data.AUTOTUNE)
     if is_streamed(x):

@@ -324,7 +324,6 @@ class SampledPairs:
         self.num_items, self.num_negatives, self.seed = num_items, num_negatives, seed
         self._tensors: tuple[Any, ...] | None = None
         self._shared = {} if shared is None else shared  # the avoid keys' variables
-        self._last: tuple[Any, tuple[Any, Any, Any]] | None = None  # see group()
         self.count = len(self.users)
 
     def column(self, which: str) -> PairColumn:
@@ -353,18 +352,7 @@ class SampledPairs:
 
     def group(self, position: Any) -> tuple[Any, Any, Any]:
         """The ``1 + num_negatives`` (users, items, labels) of the positive at ``position``
-        (a scalar), or of each of a vector of positions (then shaped ``(positions, 1 + k)``).
-
-        The user, item and label columns each read the entry; while a map function is
-        traced they get the same ``position`` tensor, and the negatives are drawn once for
-        the three (not once per column)."""
-        if self._last is not None and self._last[0] is position:
-            return self._last[1]
-        found = self._draw_group(position)
-        self._last = (position, found)
-        return found
-
-    def _draw_group(self, position: Any) -> tuple[Any, Any, Any]:
+        (a scalar), or of each of a vector of positions (then shaped ``(positions, 1 + k)``)."""
         import tensorflow as tf
 
         users, items, avoid, stages = self.tensors()
